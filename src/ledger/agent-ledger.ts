@@ -1,0 +1,797 @@
+import { DurableObject } from "cloudflare:workers";
+import { getConfig } from "../config";
+import { SatchelError } from "../errors";
+import { newId } from "../ids";
+import { decodeInvoice, isExpired } from "../lightning/bolt11";
+import { preimageMatches } from "../lightning/preimage";
+import { msat } from "../money";
+import { capture, type Result } from "../result";
+import { findInvoiceOwner, recordInvoiceOwner } from "../store/invoices";
+import { journalEntries, type JournalRow } from "../store/journal";
+import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
+import { walletFor } from "../wallet/factory";
+import { checkSpend, remaining, type BudgetPolicy, type SpendState } from "./policy";
+import { LEDGER_SCHEMA, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
+import { entryView, policyOf, type AgentSnapshot, type EntryView, type PaymentView } from "./views";
+
+const DAY_MS = 86_400_000;
+/** First look at a payment whose outcome is unknown; doubles up to an hour. */
+const RECONCILE_FIRST_MS = 30_000;
+const RECONCILE_MAX_MS = 3_600_000;
+/** A payment the wallet never heard of is released only this long after its invoice expired. */
+const UNKNOWN_RELEASE_GRACE_S = 600;
+
+export interface PayRequest {
+  invoice: string;
+  /** For zero-amount invoices only. */
+  amountMsat?: number;
+  /** The caller's own cap for this payment, on top of the agent's policy. */
+  maxPaymentMsat?: number;
+  idempotencyKey?: string;
+  sessionId?: string;
+}
+
+export interface InitRequest {
+  agentId: string;
+  operatorId: string;
+  name: string;
+  policy: BudgetPolicy;
+}
+
+/**
+ * One agent's money: balance, budget policy, reservations, payment history and idempotency keys,
+ * in the Durable Object's SQLite storage. It is the only place that decides whether money may
+ * move: every check and the reservation that follows happen in one synchronous step, so
+ * concurrent payments against one agent are serialised and can never overspend.
+ */
+export class AgentLedger extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  /** Entries whose wallet call is running in this instance; the reconciler leaves them alone. */
+  private readonly inFlight = new Set<string>();
+  private journalChain: Promise<void> = Promise.resolve();
+  /** Test hook: shifts this ledger's clock, so rolling windows are tested without sleeping. */
+  private clockSkewMs = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(LEDGER_SCHEMA);
+  }
+
+  // ---- lifecycle and policy ---------------------------------------------------------------------
+
+  /** Creates the agent's ledger (idempotent). */
+  async init(req: InitRequest): Promise<Result<AgentSnapshot>> {
+    return capture(() => {
+      if (!this.agentRow()) {
+        const now = this.now();
+        const p = req.policy;
+        this.sql.exec(
+          `INSERT INTO agent (id, operator_id, name, max_per_payment_msat, daily_limit_msat, budget_limit_msat,
+             per_session_limit_msat, allowed_hosts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          req.agentId,
+          req.operatorId,
+          req.name,
+          p.maxPerPaymentMsat,
+          p.dailyLimitMsat,
+          p.budgetLimitMsat,
+          p.perSessionLimitMsat,
+          p.allowedHosts === null ? null : JSON.stringify(p.allowedHosts),
+          now,
+          now,
+        );
+      }
+      return this.snapshot();
+    });
+  }
+
+  /** Balance, limits and headroom; sessionId adds the per-session view. */
+  async getSnapshot(sessionId?: string): Promise<Result<AgentSnapshot>> {
+    return capture(() => this.snapshot(sessionId));
+  }
+
+  /** Changes some limits; fields left undefined keep their value, null removes a limit. */
+  async setPolicy(patch: Partial<BudgetPolicy>): Promise<Result<AgentSnapshot>> {
+    return capture(() => {
+      const current = policyOf(this.requireAgent());
+      const p = { ...current, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
+      this.sql.exec(
+        `UPDATE agent SET max_per_payment_msat = ?, daily_limit_msat = ?, budget_limit_msat = ?,
+           per_session_limit_msat = ?, allowed_hosts = ?, updated_at = ?`,
+        p.maxPerPaymentMsat,
+        p.dailyLimitMsat,
+        p.budgetLimitMsat,
+        p.perSessionLimitMsat,
+        p.allowedHosts === null ? null : JSON.stringify(p.allowedHosts),
+        this.now(),
+      );
+      return this.snapshot();
+    });
+  }
+
+  /** The kill switch: a disabled agent can make no payment until reactivated. */
+  async setStatus(status: AgentRow["status"]): Promise<Result<AgentSnapshot>> {
+    return capture(() => {
+      this.requireAgent();
+      this.sql.exec("UPDATE agent SET status = ?, updated_at = ?", status, this.now());
+      return this.snapshot();
+    });
+  }
+
+  /** Credits the agent with sats from the operator's wallet (an allocation: the sats stay in that wallet). */
+  async fund(amountMsat: number, note: string | null): Promise<Result<AgentSnapshot>> {
+    const r = await capture(() => {
+      const agent = this.requireAgent();
+      if (agent.status === "deleted") throw agentGone();
+      const now = this.now();
+      this.sql.exec(
+        `INSERT INTO entries (id, direction, kind, status, amount_msat, description, created_at, updated_at, settled_at)
+         VALUES (?, 'in', 'funding', 'succeeded', ?, ?, ?, ?, ?)`,
+        newId("ent"),
+        msat(amountMsat),
+        note,
+        now,
+        now,
+        now,
+      );
+      this.sql.exec("UPDATE agent SET credited_msat = credited_msat + ?, updated_at = ?", amountMsat, now);
+      return this.snapshot();
+    });
+    await this.journal();
+    return r;
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------------
+
+  /** Issues an invoice from the operator's wallet in this agent's name. */
+  async createInvoice(req: {
+    amountMsat: number;
+    description: string;
+    expirySeconds: number;
+  }): Promise<Result<EntryView>> {
+    const r = await capture(async () => {
+      const agent = this.requireAgent();
+      if (agent.status === "deleted") throw agentGone();
+      const made = await this.wallet(agent).makeInvoice({
+        amountMsat: msat(req.amountMsat),
+        description: req.description,
+        expirySeconds: req.expirySeconds,
+      });
+      const now = this.now();
+      const id = newId("ent");
+      this.sql.exec(
+        `INSERT INTO entries (id, direction, kind, status, amount_msat, payment_hash, preimage, invoice, description,
+           expires_at, created_at, updated_at) VALUES (?, 'in', 'invoice', 'open', ?, ?, ?, ?, ?, ?, ?, ?)`,
+        id,
+        req.amountMsat,
+        made.paymentHash,
+        made.preimage,
+        made.invoice,
+        req.description,
+        made.expiresAt,
+        now,
+        now,
+      );
+      await recordInvoiceOwner(this.env.DB, {
+        paymentHash: made.paymentHash,
+        agentId: agent.id,
+        operatorId: agent.operator_id,
+        amountMsat: req.amountMsat,
+        createdAt: now,
+        expiresAt: made.expiresAt,
+      });
+      return entryView(this.entry(id));
+    });
+    await this.journal();
+    return r;
+  }
+
+  /** The state of an invoice this agent issued; asks the wallet and credits the agent once it is paid. */
+  async invoiceStatus(paymentHash: string): Promise<Result<EntryView>> {
+    const r = await capture(async () => {
+      const agent = this.requireAgent();
+      const e = this.incoming(paymentHash);
+      if (!e)
+        throw new SatchelError("NOT_FOUND", "This agent issued no invoice with that payment hash.", {
+          hint: "Use the payment_hash returned by create_invoice.",
+        });
+      if (e.status !== "open") return entryView(e);
+      const state = await this.wallet(agent).lookupInvoice(paymentHash);
+      const fresh = this.entry(e.id);
+      if (fresh.status !== "open") return entryView(fresh);
+      if (state.status === "paid") {
+        this.creditIncoming(fresh, state.amountMsat, state.preimage, null);
+      } else if (state.status === "expired" || (fresh.expires_at ?? 0) <= this.nowSeconds()) {
+        this.update(fresh.id, { status: "expired" });
+      }
+      return entryView(this.entry(e.id));
+    });
+    await this.journal();
+    return r;
+  }
+
+  /**
+   * Settles, inside Satchel, a payment from another agent of the same operator to an invoice of
+   * this agent. Idempotent per payer, so a payer that lost the answer can ask again.
+   */
+  async receiveInternal(req: {
+    paymentHash: string;
+    amountMsat: number;
+    payerAgentId: string;
+  }): Promise<Result<{ preimage: string | null }>> {
+    const r = await capture(() => {
+      const agent = this.requireAgent();
+      if (agent.status === "deleted") throw agentGone();
+      const e = this.incoming(req.paymentHash);
+      if (!e) throw new SatchelError("NOT_FOUND", "No such invoice.");
+      if (e.status === "succeeded") {
+        if (e.counterparty === req.payerAgentId) return { preimage: e.preimage };
+        throw new SatchelError("ALREADY_PAID", "This invoice has already been paid.");
+      }
+      if (e.status === "expired" || (e.expires_at ?? 0) <= this.nowSeconds()) {
+        throw new SatchelError("INVOICE_EXPIRED", "The invoice has expired.");
+      }
+      if (e.amount_msat !== req.amountMsat)
+        throw new SatchelError("AMOUNT_MISMATCH", "Amount differs from the invoice.");
+      this.creditIncoming(e, req.amountMsat, e.preimage, req.payerAgentId);
+      return { preimage: e.preimage };
+    });
+    await this.journal();
+    return r;
+  }
+
+  // ---- paying -------------------------------------------------------------------------------------
+
+  /**
+   * Pays a BOLT 11 invoice following the money path: decode and check, reserve amount + fee limit,
+   * pay, verify the preimage, settle or release; an unknown outcome keeps the reservation for the
+   * reconciler. Never pays the same invoice twice.
+   */
+  async pay(req: PayRequest): Promise<Result<PaymentView>> {
+    const r = await capture(async () => {
+      const agent = this.requireAgent();
+      this.assertActive(agent);
+      const replay = this.replay(req);
+      if (replay) return replay;
+
+      const inv = decodeInvoice(req.invoice);
+      const config = getConfig(this.env);
+      if (inv.network !== config.network) {
+        throw new SatchelError(
+          "WRONG_NETWORK",
+          `This is a ${inv.network} invoice; the wallet is on ${config.network}.`,
+          {
+            hint: "Ask the payee for an invoice on the wallet's network.",
+          },
+        );
+      }
+      let amountMsat: number;
+      if (inv.amountMsat === null) {
+        if (req.amountMsat === undefined) {
+          throw new SatchelError("AMOUNT_REQUIRED", "The invoice has no amount.", {
+            hint: "Pass amount_sats to choose how much to pay.",
+          });
+        }
+        amountMsat = req.amountMsat;
+      } else {
+        if (req.amountMsat !== undefined && req.amountMsat !== inv.amountMsat) {
+          throw new SatchelError("AMOUNT_MISMATCH", "amount_sats differs from the invoice's amount.", {
+            hint: "Omit amount_sats for invoices that carry an amount.",
+          });
+        }
+        amountMsat = inv.amountMsat;
+      }
+      if (amountMsat <= 0) throw new SatchelError("INVALID_INPUT", "Amount must be positive.");
+      if (isExpired(inv, this.nowSeconds())) {
+        throw new SatchelError("INVOICE_EXPIRED", "The invoice has expired.", {
+          hint: "Ask the payee for a new invoice.",
+        });
+      }
+      if (req.maxPaymentMsat !== undefined && amountMsat > req.maxPaymentMsat) {
+        throw new SatchelError(
+          "AMOUNT_TOO_LARGE",
+          `The invoice asks ${Math.ceil(amountMsat / 1000)} sats, above max_payment_sats ${Math.floor(req.maxPaymentMsat / 1000)}.`,
+          { hint: "Raise max_payment_sats if the price is acceptable.", details: { limit: "max_payment_sats" } },
+        );
+      }
+      this.assertNotPaid(inv.paymentHash);
+
+      // Where the money goes is decided before the reservation: the reservation step must not await.
+      const owner = await findInvoiceOwner(this.env.DB, inv.paymentHash);
+      if (owner?.agent_id === agent.id) {
+        throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
+      }
+      const payee = owner && owner.operator_id === agent.operator_id ? owner.agent_id : null;
+      const wallet = payee ? null : this.wallet(agent);
+      const feeLimitMsat = wallet ? wallet.feeReserveMsat(msat(amountMsat)) : 0;
+      // A concurrent call with the same key may have finished while we awaited the lookup above.
+      const late = this.replay(req);
+      if (late) return late;
+
+      const entry = this.reserve({
+        req,
+        paymentHash: inv.paymentHash,
+        invoice: inv.invoice,
+        description: inv.description,
+        expiresAt: inv.expiresAt,
+        amountMsat,
+        feeLimitMsat,
+        payee,
+      });
+      await this.ensureAlarm(RECONCILE_FIRST_MS);
+
+      this.inFlight.add(entry.id);
+      let outcome: PaymentOutcome;
+      try {
+        outcome = payee
+          ? await this.payInternal(payee, entry)
+          : await wallet!.payInvoice({
+              invoice: inv.invoice,
+              paymentHash: inv.paymentHash,
+              amountMsat: inv.amountMsat === null ? msat(amountMsat) : null,
+              feeLimitMsat: msat(feeLimitMsat),
+            });
+      } catch (e) {
+        // A thrown wallet call may still have sent the payment: unknown, never "failed".
+        console.warn("payment outcome unknown", { entry: entry.id, error: errorName(e) });
+        outcome = { status: "pending" };
+      } finally {
+        this.inFlight.delete(entry.id);
+      }
+      const settled = this.applyOutcome(entry.id, outcome);
+      return this.paymentResult(settled, false, req.sessionId);
+    });
+    await this.journal();
+    return r;
+  }
+
+  /** The synchronous heart of the money path: re-check everything and write the reservation. */
+  private reserve(p: {
+    req: PayRequest;
+    paymentHash: string;
+    invoice: string;
+    description: string | null;
+    expiresAt: number;
+    amountMsat: number;
+    feeLimitMsat: number;
+    payee: string | null;
+  }): EntryRow {
+    const agent = this.requireAgent();
+    this.assertActive(agent);
+    if (p.req.idempotencyKey && this.byKey(p.req.idempotencyKey)) {
+      throw new SatchelError("PAYMENT_PENDING", "A payment with this idempotency key is already being made.", {
+        hint: "Wait, then call again with the same idempotency_key to read its outcome.",
+      });
+    }
+    this.assertNotPaid(p.paymentHash);
+    const denied = checkSpend(policyOf(agent), this.spendState(p.req.sessionId), p.amountMsat, p.feeLimitMsat);
+    if (denied) throw denied;
+    const now = this.now();
+    const id = newId("ent");
+    this.sql.exec(
+      `INSERT INTO entries (id, direction, kind, status, amount_msat, fee_limit_msat, payment_hash, invoice, description,
+         idempotency_key, session_id, counterparty, expires_at, created_at, updated_at)
+       VALUES (?, 'out', ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      id,
+      p.payee ? "internal" : "payment",
+      p.amountMsat,
+      p.feeLimitMsat,
+      p.paymentHash,
+      p.invoice,
+      p.description,
+      p.req.idempotencyKey ?? null,
+      p.req.sessionId ?? null,
+      p.payee,
+      p.expiresAt,
+      now,
+      now,
+    );
+    this.sql.exec(
+      "UPDATE agent SET reserved_msat = reserved_msat + ?, updated_at = ?",
+      p.amountMsat + p.feeLimitMsat,
+      now,
+    );
+    return this.entry(id);
+  }
+
+  private async payInternal(payeeAgentId: string, e: EntryRow): Promise<PaymentOutcome> {
+    const payee = this.env.LEDGER.get(this.env.LEDGER.idFromName(payeeAgentId));
+    const r = (await payee.receiveInternal({
+      paymentHash: e.payment_hash!,
+      amountMsat: e.amount_msat,
+      payerAgentId: this.requireAgent().id,
+    })) as Result<{ preimage: string | null }>;
+    if (r.ok) return { status: "succeeded", preimage: r.value.preimage, feeMsat: msat(0) };
+    return { status: "failed", reason: `${r.error.code}: ${r.error.message}` };
+  }
+
+  /** Moves a reserved or pending entry to its outcome and updates the balances to match. */
+  private applyOutcome(id: string, outcome: PaymentOutcome): EntryRow {
+    const e = this.entry(id);
+    if (e.status !== "reserved" && e.status !== "pending") return e;
+    const held = e.amount_msat + e.fee_limit_msat;
+    const now = this.now();
+    if (outcome.status === "succeeded") {
+      if (outcome.preimage !== null && !preimageMatches(outcome.preimage, e.payment_hash!)) {
+        // The wallet claims success but cannot prove it: keep the sats held, never pay again.
+        this.update(id, {
+          status: "pending",
+          error_code: "PREIMAGE_MISMATCH",
+          error_message: "The wallet returned a preimage that does not match the payment hash.",
+        });
+        return this.entry(id);
+      }
+      const spent = e.amount_msat + outcome.feeMsat;
+      this.update(id, {
+        status: "succeeded",
+        fee_msat: outcome.feeMsat,
+        preimage: outcome.preimage,
+        settled_at: now,
+        error_code: null,
+        error_message: null,
+      });
+      this.sql.exec(
+        "UPDATE agent SET reserved_msat = reserved_msat - ?, spent_msat = spent_msat + ?, updated_at = ?",
+        held,
+        spent,
+        now,
+      );
+    } else if (outcome.status === "failed") {
+      this.update(id, {
+        status: "failed",
+        error_code: "PAYMENT_FAILED",
+        error_message: outcome.reason.slice(0, 200),
+        settled_at: now,
+      });
+      this.sql.exec("UPDATE agent SET reserved_msat = reserved_msat - ?, updated_at = ?", held, now);
+    } else {
+      this.update(id, { status: "pending" });
+    }
+    return this.entry(id);
+  }
+
+  private paymentResult(e: EntryRow, replayed: boolean, sessionId?: string): PaymentView {
+    if (e.status === "failed") {
+      throw new SatchelError("PAYMENT_FAILED", `The payment failed: ${e.error_message ?? "unknown reason"}.`, {
+        hint: "Nothing was spent. Check the invoice with decode_invoice or ask the payee for a new one.",
+        details: { payment_id: e.id, payment_hash: e.payment_hash },
+      });
+    }
+    if (e.status !== "succeeded") {
+      const mismatch = e.error_code === "PREIMAGE_MISMATCH";
+      throw new SatchelError(
+        mismatch ? "PREIMAGE_MISMATCH" : "PAYMENT_PENDING",
+        mismatch
+          ? "The wallet reported success with a preimage that does not match the payment hash."
+          : "The payment is in flight; its outcome is not known yet.",
+        {
+          hint: "Do not pay this invoice again. The sats stay reserved until the outcome is known; check get_transactions later.",
+          details: { payment_id: e.id, payment_hash: e.payment_hash },
+        },
+      );
+    }
+    return { entry: entryView(e), replayed, spendableMsat: this.snapshot(sessionId).remaining.spendableMsat };
+  }
+
+  private replay(req: PayRequest): PaymentView | null {
+    if (!req.idempotencyKey) return null;
+    const prior = this.byKey(req.idempotencyKey);
+    if (!prior) return null;
+    if (
+      prior.invoice !==
+      req.invoice
+        .trim()
+        .toLowerCase()
+        .replace(/^lightning:/, "")
+    ) {
+      throw new SatchelError("INVALID_INPUT", "This idempotency_key was already used for a different invoice.", {
+        hint: "Use a new idempotency_key for each distinct payment.",
+      });
+    }
+    return this.paymentResult(prior, true, req.sessionId);
+  }
+
+  private assertNotPaid(paymentHash: string): void {
+    const prior = this.sql
+      .exec<EntryRow>(
+        "SELECT * FROM entries WHERE payment_hash = ? AND direction = 'out' AND status != 'failed' LIMIT 1",
+        paymentHash,
+      )
+      .toArray()[0];
+    if (!prior) return;
+    const details = {
+      payment_id: prior.id,
+      payment_hash: prior.payment_hash,
+      status: prior.status,
+      preimage: prior.preimage,
+    };
+    if (prior.status === "succeeded") {
+      throw new SatchelError("ALREADY_PAID", "This agent has already paid this invoice.", {
+        hint: "Nothing was paid again. The first payment's preimage is in details.",
+        details,
+      });
+    }
+    throw new SatchelError("PAYMENT_PENDING", "A payment of this invoice is already in flight.", {
+      hint: "Do not pay again; check get_transactions for its outcome.",
+      details,
+    });
+  }
+
+  // ---- reading ------------------------------------------------------------------------------------
+
+  /** Ledger entries, newest first. */
+  async history(q: {
+    limit: number;
+    offset: number;
+    direction?: "in" | "out";
+    status?: EntryStatus;
+  }): Promise<Result<EntryView[]>> {
+    return capture(() => {
+      this.requireAgent();
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (q.direction) {
+        where.push("direction = ?");
+        args.push(q.direction);
+      }
+      if (q.status) {
+        where.push("status = ?");
+        args.push(q.status);
+      }
+      const rows = this.sql
+        .exec<EntryRow>(
+          `SELECT * FROM entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+           ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`,
+          ...args,
+          q.limit,
+          q.offset,
+        )
+        .toArray();
+      return rows.map(entryView);
+    });
+  }
+
+  // ---- reconciliation -----------------------------------------------------------------------------
+
+  /** Resolves payments whose outcome was unknown, and retries journal writes that failed. */
+  override async alarm(): Promise<void> {
+    await this.reconcile();
+    await this.journal();
+    const open = this.sql
+      .exec<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM entries WHERE status IN ('reserved', 'pending') AND direction = 'out'",
+      )
+      .one().n;
+    const unjournaled = this.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE version > journaled_version")
+      .one().n;
+    if (open > 0 || unjournaled > 0) {
+      const attempts =
+        this.sql
+          .exec<{ a: number | null }>(
+            "SELECT MIN(check_attempts) AS a FROM entries WHERE status IN ('reserved', 'pending')",
+          )
+          .one().a ?? 0;
+      await this.ctx.storage.setAlarm(Date.now() + Math.min(RECONCILE_FIRST_MS * 2 ** attempts, RECONCILE_MAX_MS));
+    }
+  }
+
+  /** Looks up every reserved or pending payment not in flight here and applies what the wallet knows. */
+  async reconcile(): Promise<{ resolved: number; stillPending: number }> {
+    const agent = this.agentRow();
+    if (!agent) return { resolved: 0, stillPending: 0 };
+    const rows = this.sql
+      .exec<EntryRow>("SELECT * FROM entries WHERE direction = 'out' AND status IN ('reserved', 'pending')")
+      .toArray()
+      .filter((e) => !this.inFlight.has(e.id));
+    let resolved = 0;
+    for (const e of rows) {
+      let outcome: PaymentOutcome | { status: "unknown" };
+      try {
+        outcome = e.counterparty
+          ? await this.payInternal(e.counterparty, e)
+          : await this.wallet(agent).lookupPayment(e.payment_hash!);
+      } catch (err) {
+        console.warn("reconcile lookup failed", { entry: e.id, error: errorName(err) });
+        outcome = { status: "unknown" };
+      }
+      if (outcome.status === "unknown") {
+        // The wallet never saw it. Only once the invoice can no longer be paid is releasing safe.
+        const dead = (e.expires_at ?? 0) + UNKNOWN_RELEASE_GRACE_S <= this.nowSeconds();
+        outcome = dead
+          ? { status: "failed", reason: "the wallet never received the payment and the invoice expired" }
+          : { status: "pending" };
+      }
+      const after = this.applyOutcome(e.id, outcome);
+      if (after.status === "succeeded" || after.status === "failed") resolved++;
+      else this.sql.exec("UPDATE entries SET check_attempts = check_attempts + 1 WHERE id = ?", e.id);
+    }
+    return { resolved, stillPending: rows.length - resolved };
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------
+
+  private snapshot(sessionId?: string): AgentSnapshot {
+    const a = this.requireAgent();
+    const policy = policyOf(a);
+    const s = this.spendState(sessionId);
+    return {
+      id: a.id,
+      operatorId: a.operator_id,
+      name: a.name,
+      status: a.status,
+      policy,
+      creditedMsat: a.credited_msat,
+      spentMsat: a.spent_msat,
+      reservedMsat: a.reserved_msat,
+      availableMsat: s.availableMsat,
+      dailySpentMsat: s.dailySpentMsat,
+      sessionSpentMsat: s.sessionSpentMsat,
+      remaining: remaining(policy, s),
+    };
+  }
+
+  private spendState(sessionId?: string): SpendState {
+    const a = this.requireAgent();
+    const committed = `COALESCE(SUM(CASE WHEN status = 'succeeded' THEN amount_msat + fee_msat
+      ELSE amount_msat + fee_limit_msat END), 0) AS v`;
+    const daily = this.sql
+      .exec<{ v: number }>(
+        `SELECT ${committed} FROM entries WHERE direction = 'out' AND created_at > ? AND status IN ('reserved', 'pending', 'succeeded')`,
+        this.now() - DAY_MS,
+      )
+      .one().v;
+    const session = sessionId
+      ? this.sql
+          .exec<{ v: number }>(
+            `SELECT ${committed} FROM entries WHERE session_id = ? AND direction = 'out' AND status IN ('reserved', 'pending', 'succeeded')`,
+            sessionId,
+          )
+          .one().v
+      : 0;
+    return {
+      availableMsat: a.credited_msat - a.spent_msat - a.reserved_msat,
+      lifetimeSpentMsat: a.spent_msat + a.reserved_msat,
+      dailySpentMsat: daily,
+      sessionSpentMsat: session,
+    };
+  }
+
+  private creditIncoming(e: EntryRow, amountMsat: number, preimage: string | null, payer: string | null): void {
+    const now = this.now();
+    this.update(e.id, {
+      status: "succeeded",
+      kind: payer ? "internal" : e.kind,
+      amount_msat: amountMsat,
+      preimage: preimage ?? e.preimage,
+      counterparty: payer,
+      settled_at: now,
+    });
+    this.sql.exec("UPDATE agent SET credited_msat = credited_msat + ?, updated_at = ?", amountMsat, now);
+  }
+
+  private update(id: string, fields: Partial<EntryRow>): void {
+    const keys = Object.keys(fields);
+    this.sql.exec(
+      `UPDATE entries SET ${keys.map((k) => `${k} = ?`).join(", ")}, updated_at = ?, version = version + 1 WHERE id = ?`,
+      ...keys.map((k) => fields[k] ?? null),
+      this.now(),
+      id,
+    );
+  }
+
+  private entry(id: string): EntryRow {
+    return this.sql.exec<EntryRow>("SELECT * FROM entries WHERE id = ?", id).one();
+  }
+
+  private incoming(paymentHash: string): EntryRow | undefined {
+    return this.sql
+      .exec<EntryRow>("SELECT * FROM entries WHERE payment_hash = ? AND direction = 'in' LIMIT 1", paymentHash)
+      .toArray()[0];
+  }
+
+  private byKey(key: string): EntryRow | undefined {
+    return this.sql.exec<EntryRow>("SELECT * FROM entries WHERE idempotency_key = ?", key).toArray()[0];
+  }
+
+  private agentRow(): AgentRow | undefined {
+    return this.sql.exec<AgentRow>("SELECT * FROM agent LIMIT 1").toArray()[0];
+  }
+
+  private requireAgent(): AgentRow {
+    const a = this.agentRow();
+    if (!a) throw new SatchelError("NOT_FOUND", "No such agent.", { hint: "list_agents shows the agent ids." });
+    return a;
+  }
+
+  private assertActive(a: AgentRow): void {
+    if (a.status === "deleted") throw agentGone();
+    if (a.status !== "active") {
+      throw new SatchelError("AGENT_DISABLED", "This agent is disabled; it cannot make payments.", {
+        hint: "The operator can reactivate it.",
+      });
+    }
+  }
+
+  private wallet(agent: AgentRow): WalletBackend {
+    return walletFor(this.env, agent.operator_id);
+  }
+
+  private async ensureAlarm(inMs: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > Date.now() + inMs) await this.ctx.storage.setAlarm(Date.now() + inMs);
+  }
+
+  /** Writes every entry changed since its last journal write to D1; on failure the alarm retries. */
+  private journal(): Promise<void> {
+    const next = this.journalChain.then(async () => {
+      const agent = this.agentRow();
+      if (!agent) return;
+      const rows = this.sql
+        .exec<EntryRow>("SELECT * FROM entries WHERE version > journaled_version ORDER BY created_at LIMIT 200")
+        .toArray();
+      if (rows.length === 0) return;
+      try {
+        await journalEntries(
+          this.env.DB,
+          rows.map((r) => toJournal(agent, r)),
+        );
+        for (const r of rows) {
+          this.sql.exec(
+            "UPDATE entries SET journaled_version = ? WHERE id = ? AND journaled_version < ?",
+            r.version,
+            r.id,
+            r.version,
+          );
+        }
+      } catch (e) {
+        console.error("journal write failed; the alarm will retry", { error: errorName(e) });
+        await this.ensureAlarm(5_000);
+      }
+    });
+    this.journalChain = next;
+    return next;
+  }
+
+  private now(): number {
+    return Date.now() + this.clockSkewMs;
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  /** Test hook (development only): moves this ledger's clock forward. */
+  async skewClock(ms: number): Promise<void> {
+    if (!getConfig(this.env).development) throw new SatchelError("FORBIDDEN", "Development only.");
+    this.clockSkewMs += ms;
+  }
+}
+
+function agentGone(): SatchelError {
+  return new SatchelError("NOT_FOUND", "This agent has been deleted.");
+}
+
+function errorName(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message.slice(0, 120)}` : "unknown";
+}
+
+function toJournal(agent: AgentRow, r: EntryRow): JournalRow {
+  return {
+    id: r.id,
+    agent_id: agent.id,
+    operator_id: agent.operator_id,
+    direction: r.direction,
+    kind: r.kind,
+    status: r.status,
+    amount_msat: r.amount_msat,
+    fee_msat: r.fee_msat,
+    payment_hash: r.payment_hash,
+    description: r.description,
+    counterparty: r.counterparty,
+    error_code: r.error_code,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    settled_at: r.settled_at,
+  };
+}

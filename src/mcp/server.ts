@@ -1,0 +1,137 @@
+import { Server as ServerV2 } from "@modelcontextprotocol/server";
+import type { Server as ServerV1 } from "@modelcontextprotocol/sdk/server/index.js";
+import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { resolveAgent } from "../accounts/agents";
+import type { Principal } from "../auth/principal";
+import { SatchelError } from "../errors";
+import { errorResult, successResult, type ToolResult } from "./result";
+import { AgentId } from "./schemas";
+import type { ToolDef } from "./tool";
+import { VERSION } from "./tools/info";
+import { TOOL_TABLE } from "./tools/index";
+
+const SERVER_INFO = { name: "satchel", title: "Satchel Lightning wallet", version: VERSION };
+const INSTRUCTIONS =
+  "Satchel is a Lightning wallet with hard budgets. Amounts are sats. Check decode_invoice before paying when unsure; " +
+  "pay_invoice never pays an invoice twice. PAYMENT_PENDING means the outcome is unknown: do not pay again.";
+
+interface ToolDescriptor {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: JsonObjectSchema;
+  outputSchema: JsonObjectSchema;
+  annotations: ToolDef["annotations"];
+}
+
+type JsonObjectSchema = { type: "object"; [key: string]: unknown };
+
+interface Bound {
+  def: ToolDef;
+  input: z.ZodObject;
+  descriptor: ToolDescriptor;
+}
+
+/** Operators name the agent an agent tool acts for; agents never see that argument. */
+function inputFor(def: ToolDef, kind: Principal["kind"]): z.ZodObject {
+  if (def.audience !== "agent" || kind !== "operator") return def.input;
+  return z.strictObject({ ...def.input.shape, agent_id: AgentId.describe("The agent to act for") });
+}
+
+function jsonSchema(schema: z.ZodObject, io: "input" | "output"): JsonObjectSchema {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return { ...rest, type: "object" };
+}
+
+function bind(kind: Principal["kind"]): Map<string, Bound> {
+  const visible = TOOL_TABLE.filter((t) => t.audience !== "operator" || kind === "operator");
+  return new Map(
+    visible.map((def) => {
+      const input = inputFor(def, kind);
+      const descriptor: ToolDescriptor = {
+        name: def.name,
+        title: def.title,
+        description: def.description,
+        inputSchema: jsonSchema(input, "input"),
+        outputSchema: jsonSchema(def.output, "output"),
+        annotations: { title: def.title, ...def.annotations },
+      };
+      return [def.name, { def, input, descriptor }];
+    }),
+  );
+}
+
+/** Built once per isolate: tool lists are the same for every principal of a kind. */
+const BOUND: Record<Principal["kind"], Map<string, Bound>> = { agent: bind("agent"), operator: bind("operator") };
+
+/** The tools a principal may see and call, in table order. */
+export function listTools(principal: Principal): ToolDescriptor[] {
+  return [...BOUND[principal.kind].values()].map((b) => b.descriptor);
+}
+
+/** Validates, authorises and runs one tool call; every failure comes back as an isError result. */
+export async function callTool(
+  env: Env,
+  principal: Principal,
+  sessionId: string,
+  name: string,
+  rawArgs: unknown,
+): Promise<ToolResult> {
+  try {
+    const bound = BOUND[principal.kind].get(name);
+    if (!bound) {
+      throw new SatchelError("NOT_FOUND", `Unknown tool: ${name.slice(0, 64)}.`, {
+        hint: "tools/list shows the tools you can call.",
+      });
+    }
+    const parsed = bound.input.safeParse(rawArgs ?? {});
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 5).map((i) => ({ path: i.path.join("."), message: i.message }));
+      throw new SatchelError(
+        "INVALID_INPUT",
+        `Invalid arguments: ${issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`,
+        { hint: "Check the tool's input schema.", details: { issues } },
+      );
+    }
+    const args = parsed.data as Record<string, unknown>;
+    const agentId =
+      bound.def.audience === "agent" ? await resolveAgent(env, principal, args.agent_id as string | undefined) : null;
+    const out = await bound.def.run({ env, principal, sessionId, agentId }, args);
+    return successResult(out as Record<string, unknown>);
+  } catch (e) {
+    return errorResult(e, name);
+  }
+}
+
+/** An SDK v2 server for one stateless /mcp request. */
+export function createServerV2(env: Env, principal: Principal, sessionId: string): ServerV2 {
+  const server = new ServerV2(SERVER_INFO, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  server.setRequestHandler("tools/list", async () => ({ tools: listTools(principal) }));
+  server.setRequestHandler("tools/call", async (request) =>
+    callTool(env, principal, sessionId, request.params.name, request.params.arguments),
+  );
+  return server;
+}
+
+/** Serves the same tool table on an SDK v1 server (the legacy SSE transport). */
+export function attachToServerV1(
+  server: ServerV1,
+  current: () => { env: Env; principal: Principal | null; sessionId: string },
+): void {
+  server.registerCapabilities({ tools: {} });
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    const { principal } = current();
+    return { tools: principal ? listTools(principal) : [] };
+  });
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const { env, principal, sessionId } = current();
+    if (!principal) return errorResult(new SatchelError("UNAUTHORIZED", "Not authenticated."), request.params.name);
+    return callTool(env, principal, sessionId, request.params.name, request.params.arguments);
+  });
+}
+
+export const serverInfo = { info: SERVER_INFO, instructions: INSTRUCTIONS };

@@ -1,0 +1,40 @@
+import type { z } from "zod";
+import type { Principal } from "../auth/principal";
+
+/** Who sees a tool: everyone, agents (operators too, naming the agent), or operators only. */
+export type Audience = "everyone" | "agent" | "operator";
+
+export interface ToolAnnotations {
+  title?: string;
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+/** What a tool handler gets besides its arguments. */
+export interface ToolContext {
+  env: Env;
+  principal: Principal;
+  /** The spending session: an SSE connection, or the credential on the stateless endpoint. */
+  sessionId: string;
+  /** The agent this call acts for: the caller itself, or the agent_id an operator named. */
+  agentId: string | null;
+}
+
+/** One entry of the tool table: schema in, one domain call, schema out. Transport-agnostic. */
+export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
+  name: string;
+  title: string;
+  description: string;
+  audience: Audience;
+  input: I;
+  output: O;
+  annotations: ToolAnnotations;
+  run(ctx: ToolContext, args: z.output<I>): Promise<z.input<O>>;
+}
+
+/** Declares a tool with its argument and result types inferred from the schemas. */
+export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDef<I, O>): ToolDef {
+  return def as unknown as ToolDef;
+}

@@ -1,0 +1,7 @@
+import type { ToolDef } from "../tool";
+import { agentTools } from "./agent";
+import { infoTools } from "./info";
+import { operatorTools } from "./operator";
+
+/** Every tool Satchel serves, on every transport. */
+export const TOOL_TABLE: readonly ToolDef[] = [...infoTools, ...agentTools, ...operatorTools];

@@ -1,0 +1,103 @@
+import { z } from "zod";
+import { getConfig } from "../../config";
+import { decodeInvoice, isExpired } from "../../lightning/bolt11";
+import { walletFor } from "../../wallet/factory";
+import { iso } from "../format";
+import { Invoice } from "../schemas";
+import { defineTool } from "../tool";
+
+export const VERSION = "0.1.0";
+
+const getInfo = defineTool({
+  name: "get_info",
+  title: "Service info",
+  description:
+    "Satchel's status: version, Bitcoin network, which wallet backs payments and what it supports. All amounts in Satchel tools are sats.",
+  audience: "everyone",
+  input: z.strictObject({}),
+  output: z.object({
+    service: z.string(),
+    version: z.string(),
+    network: z.string(),
+    wallet: z.object({
+      kind: z.string(),
+      alias: z.string(),
+      pubkey: z.string().nullable(),
+      methods: z.array(z.string()),
+    }),
+    caller: z.enum(["operator", "agent"]),
+    units: z.literal("sats"),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async run(ctx) {
+    const info = await walletFor(ctx.env, ctx.principal.operatorId).getInfo();
+    return {
+      service: "Satchel",
+      version: VERSION,
+      network: getConfig(ctx.env).network,
+      wallet: { kind: info.kind, alias: info.alias, pubkey: info.pubkey, methods: info.methods },
+      caller: ctx.principal.kind,
+      units: "sats" as const,
+    };
+  },
+});
+
+const whoami = defineTool({
+  name: "whoami",
+  title: "Who am I",
+  description: "Shows whether you act as an operator or as an agent, and your ids.",
+  audience: "everyone",
+  input: z.strictObject({}),
+  output: z.object({
+    kind: z.enum(["operator", "agent"]),
+    operator_id: z.string(),
+    agent_id: z.string().nullable(),
+    auth: z.string(),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async run(ctx) {
+    const p = ctx.principal;
+    return { kind: p.kind, operator_id: p.operatorId, agent_id: p.kind === "agent" ? p.agentId : null, auth: p.via };
+  },
+});
+
+const decode = defineTool({
+  name: "decode_invoice",
+  title: "Decode invoice",
+  description:
+    "Decodes a BOLT 11 invoice without paying it: amount, description, payee, payment hash, expiry. Use it to check a price before paying.",
+  audience: "everyone",
+  input: z.strictObject({ invoice: Invoice }),
+  output: z.object({
+    network: z.string(),
+    amount_sats: z.number().nullable(),
+    amount_msat: z.number().nullable(),
+    description: z.string().nullable(),
+    description_hash: z.string().nullable(),
+    payee: z.string(),
+    payment_hash: z.string(),
+    created_at: z.string(),
+    expires_at: z.string(),
+    expiry_seconds: z.number(),
+    is_expired: z.boolean(),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async run(_ctx, { invoice }) {
+    const d = decodeInvoice(invoice);
+    return {
+      network: d.network,
+      amount_sats: d.amountMsat === null ? null : Math.ceil(d.amountMsat / 1000),
+      amount_msat: d.amountMsat,
+      description: d.description,
+      description_hash: d.descriptionHash,
+      payee: d.payee,
+      payment_hash: d.paymentHash,
+      created_at: iso(d.timestamp * 1000)!,
+      expires_at: iso(d.expiresAt * 1000)!,
+      expiry_seconds: d.expirySeconds,
+      is_expired: isExpired(d, Math.floor(Date.now() / 1000)),
+    };
+  },
+});
+
+export const infoTools = [getInfo, whoami, decode];
