@@ -1,4 +1,9 @@
 import { createMcpHandler } from "agents/mcp/server";
+import { resolveAgent } from "./accounts/agents";
+import { getConfig } from "./config";
+import { SatchelError } from "./errors";
+import { ledgerStub } from "./ledger/client";
+import { FAKE_NETWORK_NAME } from "./wallet/fake";
 import { authenticate } from "./auth/authenticate";
 import { fromProps, toProps, type Principal } from "./auth/principal";
 import { createServerV2 } from "./mcp/server";
@@ -52,6 +57,54 @@ async function serveMcp(request: Request, env: Env, ctx: ExecutionContext, princ
   return sse.fetch(request, env, withProps);
 }
 
+/**
+ * Development only: times reserve+settle cycles inside one AgentLedger for `npm run bench`.
+ * Needs an operator key; the agent must belong to that operator.
+ */
+async function benchLedger(request: Request, env: Env): Promise<Response> {
+  if (!getConfig(env).development) return new Response("Not found", { status: 404 });
+  const principal = await authenticate(env, request.headers.get("authorization"));
+  if (principal?.kind !== "operator") return unauthorized();
+  const body = (await request.json().catch(() => ({}))) as { agent_id?: unknown; n?: unknown };
+  const n = typeof body.n === "number" && Number.isInteger(body.n) && body.n > 0 && body.n <= 100_000 ? body.n : 1000;
+  try {
+    const agentId = await resolveAgent(env, principal, typeof body.agent_id === "string" ? body.agent_id : undefined);
+    const settled = await ledgerStub(env, agentId).benchmarkReserveSettle(n);
+    return Response.json({ n, settled });
+  } catch (e) {
+    return Response.json({ error: e instanceof SatchelError ? e.toJSON() : "internal" }, { status: 400 });
+  }
+}
+
+/**
+ * Development only: an invoice from a fake "merchant" node outside every operator's wallet, so a
+ * newcomer (and the e2e tests and benchmarks) can pay an external invoice locally.
+ */
+async function fakeMerchantInvoice(request: Request, env: Env): Promise<Response> {
+  const config = getConfig(env);
+  if (!config.development) return new Response("Not found", { status: 404 });
+  const principal = await authenticate(env, request.headers.get("authorization"));
+  if (principal?.kind !== "operator") return unauthorized();
+  const body = (await request.json().catch(() => ({}))) as { amount_sats?: unknown; description?: unknown };
+  const sats = body.amount_sats;
+  if (typeof sats !== "number" || !Number.isInteger(sats) || sats < 1 || sats > 100_000_000) {
+    return Response.json({ error: "amount_sats must be an integer from 1 to 100000000" }, { status: 400 });
+  }
+  const description = typeof body.description === "string" ? body.description.slice(0, 200) : "fake merchant";
+  const network = env.FAKE_LN.get(env.FAKE_LN.idFromName(FAKE_NETWORK_NAME));
+  const made = await network.makeInvoice(
+    { id: "merchant", startMsat: 0 },
+    {
+      amountMsat: sats * 1000,
+      description,
+      expirySeconds: 3600,
+      network: config.network,
+      now: Math.floor(Date.now() / 1000),
+    },
+  );
+  return Response.json({ invoice: made.invoice, payment_hash: made.paymentHash });
+}
+
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const { pathname } = new URL(request.url);
@@ -64,6 +117,8 @@ export default {
       if (!principal) return unauthorized();
       return serveMcp(request, env, ctx, principal);
     }
+    if (pathname === "/dev/bench/ledger" && request.method === "POST") return benchLedger(request, env);
+    if (pathname === "/dev/fake-invoice" && request.method === "POST") return fakeMerchantInvoice(request, env);
     return new Response("Not found", { status: 404 });
   },
 } satisfies ExportedHandler<Env>;

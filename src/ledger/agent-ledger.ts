@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
 import { SatchelError } from "../errors";
-import { newId } from "../ids";
+import { newId, random32Hex } from "../ids";
 import { decodeInvoice, isExpired } from "../lightning/bolt11";
 import { preimageMatches } from "../lightning/preimage";
 import { msat } from "../money";
@@ -347,7 +347,7 @@ export class AgentLedger extends DurableObject<Env> {
 
   /** The synchronous heart of the money path: re-check everything and write the reservation. */
   private reserve(p: {
-    req: PayRequest;
+    req: Partial<PayRequest>;
     paymentHash: string;
     invoice: string;
     description: string | null;
@@ -759,6 +759,34 @@ export class AgentLedger extends DurableObject<Env> {
 
   private nowSeconds(): number {
     return Math.floor(this.now() / 1000);
+  }
+
+  /**
+   * Benchmark hook (development only): n reserve + settle cycles through the real bookkeeping,
+   * with no wallet call, so `npm run bench` can time the ledger itself. Returns how many settled.
+   */
+  async benchmarkReserveSettle(n: number): Promise<number> {
+    if (!getConfig(this.env).development) throw new SatchelError("FORBIDDEN", "Development only.");
+    let settled = 0;
+    for (let i = 0; i < n; i++) {
+      const entry = this.reserve({
+        req: {},
+        paymentHash: random32Hex(),
+        invoice: "bench",
+        description: null,
+        expiresAt: this.nowSeconds() + 3600,
+        amountMsat: 1000,
+        feeLimitMsat: 0,
+        payee: null,
+      });
+      if (
+        this.applyOutcome(entry.id, { status: "succeeded", preimage: null, feeMsat: msat(0) }).status === "succeeded"
+      ) {
+        settled++;
+      }
+    }
+    await this.journal();
+    return settled;
   }
 
   /** Test hook (development only): moves this ledger's clock forward. */
