@@ -328,7 +328,8 @@ export class AgentLedger extends DurableObject<Env> {
           : await wallet!.payInvoice({
               invoice: inv.invoice,
               paymentHash: inv.paymentHash,
-              amountMsat: inv.amountMsat === null ? msat(amountMsat) : null,
+              amountMsat: msat(amountMsat),
+              zeroAmount: inv.amountMsat === null,
               feeLimitMsat: msat(feeLimitMsat),
             });
       } catch (e) {

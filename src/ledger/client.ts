@@ -1,5 +1,7 @@
-import { unwrap } from "../result";
-import type { AgentLedger } from "./agent-ledger";
+import { SatchelError, type SerializedError } from "../errors";
+import { unwrap, type Result } from "../result";
+import type { AgentLedger, PayRequest } from "./agent-ledger";
+import type { PaymentView } from "./views";
 
 /** The AgentLedger Durable Object of one agent (its name is the agent id). */
 export function ledgerStub(env: Env, agentId: string): DurableObjectStub<AgentLedger> {
@@ -11,4 +13,21 @@ export async function call<T>(
   r: Promise<{ ok: true; value: T } | { ok: false; error: import("../errors").SerializedError }>,
 ): Promise<T> {
   return unwrap(await r);
+}
+
+/**
+ * Pays through the agent's ledger. If the call to the ledger itself breaks (the object was reset
+ * mid-payment), the payment may have gone out: report it as pending, never as failed.
+ */
+export async function payThroughLedger(env: Env, agentId: string, req: PayRequest): Promise<PaymentView> {
+  let r: Result<PaymentView>;
+  try {
+    r = (await ledgerStub(env, agentId).pay(req)) as Result<PaymentView>;
+  } catch (e) {
+    console.warn("ledger call failed during payment", { agentId, error: e instanceof Error ? e.name : "unknown" });
+    throw new SatchelError("PAYMENT_PENDING", "The payment's outcome is not known yet.", {
+      hint: "Do not pay this invoice again. Its outcome will be reconciled; check get_transactions shortly.",
+    });
+  }
+  return unwrap(r);
 }

@@ -46,8 +46,10 @@ export type InvoiceState =
 export interface PayInvoiceRequest {
   invoice: string;
   paymentHash: string;
-  /** Required for zero-amount invoices, ignored otherwise. */
-  amountMsat: Msat | null;
+  /** What will be paid: the invoice's amount, or the caller's for a zero-amount invoice. */
+  amountMsat: Msat;
+  /** True when the invoice carries no amount, so the backend must send amountMsat explicitly. */
+  zeroAmount: boolean;
   /** The most routing fee the caller has reserved; a backend must not pay more. */
   feeLimitMsat: Msat;
 }

@@ -6,8 +6,11 @@ import { random32Hex } from "../ids";
 import type { Msat } from "../money";
 import type { InvoiceState, MadeInvoice, PaymentOutcome } from "./backend";
 
-/** How a fake node answers pay_invoice, so tests can drive every branch of the money path. */
-export type FakeMode = "normal" | "fail" | "timeout" | "hang";
+/**
+ * How a fake node answers pay_invoice, so tests can drive every branch of the money path.
+ * "bad_preimage" routes the payment but answers with a preimage that does not match: a lying wallet.
+ */
+export type FakeMode = "normal" | "fail" | "timeout" | "hang" | "bad_preimage";
 
 /** Identifies a fake node and the balance it starts with the first time it is used. */
 export interface NodeRef {
@@ -140,7 +143,9 @@ export class FakeLightningNetwork extends DurableObject<Env> {
     if (n.mode === "hang") {
       return new Promise<PaymentOutcome>((resolve) => this.hung.set(`${n.id}:${req.paymentHash}`, resolve));
     }
-    return this.route(n, req);
+    const outcome = this.route(n, req);
+    if (n.mode === "bad_preimage" && outcome.status === "succeeded") return { ...outcome, preimage: random32Hex() };
+    return outcome;
   }
 
   private route(

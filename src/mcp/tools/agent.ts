@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { call, ledgerStub } from "../../ledger/client";
+import { call, ledgerStub, payThroughLedger } from "../../ledger/client";
 import { msat } from "../../money";
 import { walletFor } from "../../wallet/factory";
 import { budgetOut, entryOut, iso, paymentOut, toSats, toSatsFloor } from "../format";
@@ -147,15 +147,13 @@ const payInvoice = defineTool({
   output: PaymentOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async run(ctx, a) {
-    const p = await call(
-      ledger(ctx).pay({
-        invoice: a.invoice,
-        ...(a.amount_sats === undefined ? {} : { amountMsat: a.amount_sats * 1000 }),
-        ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
-        ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
-        sessionId: ctx.sessionId,
-      }),
-    );
+    const p = await payThroughLedger(ctx.env, ctx.agentId!, {
+      invoice: a.invoice,
+      ...(a.amount_sats === undefined ? {} : { amountMsat: a.amount_sats * 1000 }),
+      ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
+      ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
+      sessionId: ctx.sessionId,
+    });
     return paymentOut(p);
   },
 });

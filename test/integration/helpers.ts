@@ -1,0 +1,133 @@
+import { env } from "cloudflare:test";
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { expect } from "vitest";
+import { generateKey } from "../../src/auth/keys";
+import type { Principal } from "../../src/auth/principal";
+import { newId, random32Hex } from "../../src/ids";
+import { ledgerStub } from "../../src/ledger/client";
+import type { AgentSnapshot } from "../../src/ledger/views";
+import { unwrap, type Result } from "../../src/result";
+import { encodeInvoice, type Network } from "../../src/lightning/bolt11";
+import { paymentHashOf } from "../../src/lightning/preimage";
+import { callTool } from "../../src/mcp/server";
+import type { ToolResult } from "../../src/mcp/result";
+import { insertApiKey, insertOperator } from "../../src/store/accounts";
+import { FAKE_NETWORK_NAME } from "../../src/wallet/fake";
+import type { FakeMode, NodeRef } from "../../src/wallet/fake-network";
+
+export const START_MSAT = Number(env.FAKE_WALLET_START_SATS) * 1000;
+export const fakeNetwork = () => env.FAKE_LN.get(env.FAKE_LN.idFromName(FAKE_NETWORK_NAME));
+export const nodeOf = (operatorId: string): NodeRef => ({ id: operatorId, startMsat: START_MSAT });
+export const MERCHANT: NodeRef = { id: "merchant", startMsat: 0 };
+
+/** A fresh operator with its own API key and fake wallet node: tests never share money state. */
+export async function newOperator(): Promise<{ principal: Principal; key: string }> {
+  const operatorId = newId("opr");
+  await insertOperator(env.DB, { id: operatorId, name: "test operator", createdAt: Date.now() });
+  const k = generateKey("operator");
+  const keyId = newId("key");
+  await insertApiKey(env.DB, {
+    id: keyId,
+    hash: k.hash,
+    prefix: k.prefix,
+    operatorId,
+    agentId: null,
+    createdAt: Date.now(),
+  });
+  return { principal: { kind: "operator", operatorId, keyId, via: "api_key" }, key: k.key };
+}
+
+/** Calls a tool exactly as both MCP transports do (the transport is covered by the e2e tests). */
+export function tool(principal: Principal, name: string, args: Record<string, unknown> = {}, session = "test-session") {
+  return callTool(env, principal, session, name, args);
+}
+
+/** The structured result of a successful call; fails the test with the error text otherwise. */
+export function ok<T = Record<string, unknown>>(r: ToolResult): T {
+  if (r.isError) throw new Error(`expected success, got ${r.content[0]?.text}`);
+  return r.structuredContent as T;
+}
+
+/** The error code of a failed call. */
+export function codeOf(r: ToolResult): string {
+  expect(r.isError, `expected an error, got ${r.content[0]?.text}`).toBe(true);
+  return (r.structuredContent as { code: string }).code;
+}
+
+/** An operator with one agent; returns the agent principal and id. */
+export async function newAgent(
+  op: Principal,
+  args: Record<string, unknown> = {},
+): Promise<{ agentId: string; principal: Principal; apiKey: string }> {
+  const created = ok<{ agent_id: string; api_key: string }>(
+    await tool(op, "create_agent", { name: "agent", initial_balance_sats: 10_000, ...args }),
+  );
+  return {
+    agentId: created.agent_id,
+    apiKey: created.api_key,
+    principal: {
+      kind: "agent",
+      operatorId: op.operatorId,
+      agentId: created.agent_id,
+      keyId: "test",
+      via: "api_key",
+    },
+  };
+}
+
+/** An invoice from the external "merchant" node (outside every operator). */
+export async function merchantInvoice(
+  sats: number,
+  opts: { description?: string; nowMs?: number } = {},
+): Promise<string> {
+  const made = await fakeNetwork().makeInvoice(MERCHANT, {
+    amountMsat: sats * 1000,
+    description: opts.description ?? "merchant",
+    expirySeconds: 3600,
+    network: "regtest",
+    now: Math.floor((opts.nowMs ?? Date.now()) / 1000),
+  });
+  return made.invoice;
+}
+
+/** A correctly signed invoice with any fields, e.g. expired, zero-amount or for another network. */
+export function craftedInvoice(opts: {
+  sats?: number;
+  network?: Network;
+  timestamp?: number;
+  expirySeconds?: number;
+}): { invoice: string; paymentHash: string } {
+  const preimage = random32Hex();
+  const paymentHash = paymentHashOf(preimage);
+  const invoice = encodeInvoice({
+    network: opts.network ?? "regtest",
+    ...(opts.sats === undefined ? {} : { amountMsat: opts.sats * 1000 }),
+    paymentHash,
+    paymentSecret: random32Hex(),
+    description: "crafted",
+    expirySeconds: opts.expirySeconds ?? 3600,
+    timestamp: opts.timestamp ?? Math.floor(Date.now() / 1000),
+    privateKey: hexToBytes(random32Hex()),
+  });
+  return { invoice, paymentHash };
+}
+
+export async function walletBalanceMsat(operatorId: string): Promise<number> {
+  return (await fakeNetwork().info(nodeOf(operatorId))).balanceMsat;
+}
+
+export async function setMode(operatorId: string, mode: FakeMode): Promise<void> {
+  await fakeNetwork().setMode(nodeOf(operatorId), mode);
+}
+
+export async function snapshot(agentId: string) {
+  return unwrap((await ledgerStub(env, agentId).getSnapshot()) as Result<AgentSnapshot>);
+}
+
+/** Journal rows in D1 for one agent. */
+export async function journal(agentId: string) {
+  const { results } = await env.DB.prepare("SELECT * FROM transactions WHERE agent_id = ? ORDER BY created_at")
+    .bind(agentId)
+    .all<{ id: string; direction: string; kind: string; status: string; amount_msat: number; fee_msat: number }>();
+  return results;
+}
