@@ -51,6 +51,8 @@ export class AgentLedger extends DurableObject<Env> {
   private journalChain: Promise<void> = Promise.resolve();
   /** Test hook: shifts this ledger's clock, so rolling windows are tested without sleeping. */
   private clockSkewMs = 0;
+  /** When the alarm is known to be set for; null after a restart. */
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -318,7 +320,6 @@ export class AgentLedger extends DurableObject<Env> {
         feeLimitMsat,
         payee,
       });
-      await this.ensureAlarm(RECONCILE_FIRST_MS);
 
       this.inFlight.add(entry.id);
       let outcome: PaymentOutcome;
@@ -392,6 +393,8 @@ export class AgentLedger extends DurableObject<Env> {
       p.amountMsat + p.feeLimitMsat,
       now,
     );
+    // Scheduled in the same atomic write as the reservation: a crash right after still gets reconciled.
+    this.scheduleAlarm(RECONCILE_FIRST_MS);
     return this.entry(id);
   }
 
@@ -556,6 +559,7 @@ export class AgentLedger extends DurableObject<Env> {
 
   /** Resolves payments whose outcome was unknown, and retries journal writes that failed. */
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     await this.reconcile();
     await this.journal();
     const open = this.sql
@@ -573,7 +577,7 @@ export class AgentLedger extends DurableObject<Env> {
             "SELECT MIN(check_attempts) AS a FROM entries WHERE status IN ('reserved', 'pending')",
           )
           .one().a ?? 0;
-      await this.ctx.storage.setAlarm(Date.now() + Math.min(RECONCILE_FIRST_MS * 2 ** attempts, RECONCILE_MAX_MS));
+      this.scheduleAlarm(Math.min(RECONCILE_FIRST_MS * 2 ** attempts, RECONCILE_MAX_MS));
     }
   }
 
@@ -718,9 +722,16 @@ export class AgentLedger extends DurableObject<Env> {
     return walletFor(this.env, agent.operator_id);
   }
 
-  private async ensureAlarm(inMs: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > Date.now() + inMs) await this.ctx.storage.setAlarm(Date.now() + inMs);
+  /**
+   * Makes sure the alarm fires within inMs. Not awaited on purpose: the write joins the current
+   * atomic batch of storage writes. alarmAt is a cache; after eviction it is empty and the
+   * alarm is simply set again.
+   */
+  private scheduleAlarm(inMs: number): void {
+    const at = Date.now() + inMs;
+    if (this.alarmAt !== null && this.alarmAt <= at && this.alarmAt > Date.now()) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
   }
 
   /** Writes every entry changed since its last journal write to D1; on failure the alarm retries. */
@@ -747,7 +758,7 @@ export class AgentLedger extends DurableObject<Env> {
         }
       } catch (e) {
         console.error("journal write failed; the alarm will retry", { error: errorName(e) });
-        await this.ensureAlarm(5_000);
+        this.scheduleAlarm(5_000);
       }
     });
     this.journalChain = next;

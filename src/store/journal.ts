@@ -20,7 +20,7 @@ export interface JournalRow {
 const UPSERT = `INSERT INTO transactions (id, agent_id, operator_id, direction, kind, status, amount_msat, fee_msat,
   payment_hash, description, counterparty, error_code, created_at, updated_at, settled_at)
   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-  ON CONFLICT (id) DO UPDATE SET status = excluded.status, amount_msat = excluded.amount_msat,
+  ON CONFLICT (id) DO UPDATE SET status = excluded.status, kind = excluded.kind, amount_msat = excluded.amount_msat,
   fee_msat = excluded.fee_msat, error_code = excluded.error_code, updated_at = excluded.updated_at,
   settled_at = excluded.settled_at, counterparty = excluded.counterparty
   WHERE excluded.updated_at >= transactions.updated_at`;

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import {
+  codeOf,
+  journal,
+  merchantInvoice,
+  newAgent,
+  newOperator,
+  ok,
+  snapshot,
+  tool,
+  walletBalanceMsat,
+} from "./helpers";
+
+type Paid = { payment_id: string; replayed: boolean; preimage: string; total_sats: number };
+
+describe("the same invoice is paid once", () => {
+  it("same idempotency key: the second call returns the first payment", async () => {
+    const { principal: op } = await newOperator();
+    const { agentId, principal } = await newAgent(op);
+    const invoice = await merchantInvoice(21);
+    const before = await walletBalanceMsat(op.operatorId);
+    const first = ok<Paid>(await tool(principal, "pay_invoice", { invoice, idempotency_key: "order-1" }));
+    const second = ok<Paid>(await tool(principal, "pay_invoice", { invoice, idempotency_key: "order-1" }));
+    expect(second).toMatchObject({ payment_id: first.payment_id, preimage: first.preimage, replayed: true });
+    expect(first.replayed).toBe(false);
+    expect(before - (await walletBalanceMsat(op.operatorId))).toBe(21_000);
+    expect((await snapshot(agentId)).spentMsat).toBe(21_000);
+  });
+
+  it("different key or no key: ALREADY_PAID with the first payment's proof, no second debit", async () => {
+    const { principal: op } = await newOperator();
+    const { agentId, principal } = await newAgent(op);
+    const invoice = await merchantInvoice(21);
+    const first = ok<Paid>(await tool(principal, "pay_invoice", { invoice, idempotency_key: "a" }));
+    const again = await tool(principal, "pay_invoice", { invoice, idempotency_key: "b" });
+    expect(codeOf(again)).toBe("ALREADY_PAID");
+    expect((again.structuredContent as { details: { preimage: string } }).details.preimage).toBe(first.preimage);
+    expect(codeOf(await tool(principal, "pay_invoice", { invoice }))).toBe("ALREADY_PAID");
+    expect((await snapshot(agentId)).spentMsat).toBe(21_000);
+    expect((await journal(agentId)).filter((r) => r.direction === "out")).toHaveLength(1);
+  });
+
+  it("an idempotency key reused for another invoice is refused", async () => {
+    const { principal: op } = await newOperator();
+    const { principal } = await newAgent(op);
+    ok(await tool(principal, "pay_invoice", { invoice: await merchantInvoice(5), idempotency_key: "k" }));
+    const r = await tool(principal, "pay_invoice", { invoice: await merchantInvoice(6), idempotency_key: "k" });
+    expect(codeOf(r)).toBe("INVALID_INPUT");
+  });
+
+  it("ten concurrent attempts at one invoice: one payment, one debit", async () => {
+    const { principal: op } = await newOperator();
+    const { agentId, principal } = await newAgent(op);
+    const invoice = await merchantInvoice(30);
+    const before = await walletBalanceMsat(op.operatorId);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => tool(principal, "pay_invoice", { invoice, idempotency_key: `k${i % 3}` })),
+    );
+    const succeeded = results.filter((r) => !r.isError).map((r) => ok<Paid>(r));
+    expect(new Set(succeeded.map((p) => p.payment_id)).size).toBe(1);
+    for (const r of results.filter((r) => r.isError)) {
+      expect(["ALREADY_PAID", "PAYMENT_PENDING"]).toContain(codeOf(r));
+    }
+    expect(before - (await walletBalanceMsat(op.operatorId))).toBe(30_000);
+    expect((await snapshot(agentId)).spentMsat).toBe(30_000);
+  });
+
+  it("a failed payment may be retried, and only the retry is spent", async () => {
+    const { principal: op } = await newOperator();
+    const { agentId, principal } = await newAgent(op);
+    const invoice = await merchantInvoice(12);
+    const { setMode } = await import("./helpers");
+    await setMode(op.operatorId, "fail");
+    expect(codeOf(await tool(principal, "pay_invoice", { invoice }))).toBe("PAYMENT_FAILED");
+    expect((await snapshot(agentId)).reservedMsat).toBe(0);
+    await setMode(op.operatorId, "normal");
+    ok(await tool(principal, "pay_invoice", { invoice }));
+    expect((await snapshot(agentId)).spentMsat).toBe(12_000);
+  });
+});
