@@ -1,8 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-
-/** The development operator key used by the Workers-runtime tests (never valid in production). */
-export const TEST_DEV_KEY = "sat_op_dev_test_000000000000000000000000000000000";
+import { TEST_DEV_KEY } from "./test/dev-key";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
