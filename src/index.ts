@@ -42,6 +42,10 @@ function unauthorized(): Response {
   });
 }
 
+function forbidden(): Response {
+  return Response.json({ error: "forbidden", message: "This session belongs to another key." }, { status: 403 });
+}
+
 async function serveMcp(request: Request, env: Env, ctx: ExecutionContext, principal: Principal): Promise<Response> {
   const url = new URL(request.url);
   if (url.pathname === "/mcp") {
@@ -49,6 +53,14 @@ async function serveMcp(request: Request, env: Env, ctx: ExecutionContext, princ
     return mcp.fetch(request, {
       authInfo: { token: principal.keyId, clientId: principal.keyId, scopes: [], extra: { ...props, [ENV]: env } },
     });
+  }
+  // A session id in the URL addresses another connection's stream: only its opener may use it.
+  const sessionId = url.searchParams.get("sessionId");
+  if (url.pathname === "/sse" && sessionId !== null) return forbidden();
+  if (url.pathname === "/sse/message") {
+    if (sessionId === null || !/^[0-9a-f]{64}$/.test(sessionId)) return forbidden();
+    const owner = await env.MCP_OBJECT.get(env.MCP_OBJECT.idFromName(`sse:${sessionId}`)).ownerKeyId();
+    if (owner !== principal.keyId) return forbidden();
   }
   // serveSSE reads the principal from ctx.props and hands it to the session's Durable Object.
   const withProps = Object.assign(Object.create(ctx) as ExecutionContext, { props: toProps(principal) });

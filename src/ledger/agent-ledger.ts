@@ -6,7 +6,7 @@ import { decodeInvoice, isExpired } from "../lightning/bolt11";
 import { preimageMatches } from "../lightning/preimage";
 import { msat } from "../money";
 import { capture, type Result } from "../result";
-import { findInvoiceOwner, recordInvoiceOwner } from "../store/invoices";
+import { claimPayment, findInvoiceOwner, recordInvoiceOwner, releaseClaim } from "../store/invoices";
 import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
 import { walletFor } from "../wallet/factory";
@@ -51,13 +51,16 @@ export class AgentLedger extends DurableObject<Env> {
   private journalChain: Promise<void> = Promise.resolve();
   /** Test hook: shifts this ledger's clock, so rolling windows are tested without sleeping. */
   private clockSkewMs = 0;
-  /** When the alarm is known to be set for; null after a restart. */
+  /** When the stored alarm is set for, so scheduling needs no await. */
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(LEDGER_SCHEMA);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
   }
 
   // ---- lifecycle and policy ---------------------------------------------------------------------
@@ -304,6 +307,17 @@ export class AgentLedger extends DurableObject<Env> {
         throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
       }
       const payee = owner && owner.operator_id === agent.operator_id ? owner.agent_id : null;
+      const claimant = await claimPayment(this.env.DB, {
+        operatorId: agent.operator_id,
+        paymentHash: inv.paymentHash,
+        agentId: agent.id,
+        at: this.now(),
+      });
+      if (claimant !== agent.id) {
+        throw new SatchelError("ALREADY_PAID", "Another agent of this operator has paid or is paying this invoice.", {
+          hint: "An invoice is paid once per wallet; ask the payee for a new invoice.",
+        });
+      }
       const wallet = payee ? null : this.wallet(agent);
       const feeLimitMsat = wallet ? wallet.feeReserveMsat(msat(amountMsat)) : 0;
       // A concurrent call with the same key may have finished while we awaited the lookup above.
@@ -341,6 +355,7 @@ export class AgentLedger extends DurableObject<Env> {
         this.inFlight.delete(entry.id);
       }
       const settled = this.applyOutcome(entry.id, outcome);
+      if (settled.status === "failed") await this.releaseClaim(settled);
       return this.paymentResult(settled, false, req.sessionId);
     });
     await this.journal();
@@ -452,6 +467,20 @@ export class AgentLedger extends DurableObject<Env> {
       this.update(id, { status: "pending" });
     }
     return this.entry(id);
+  }
+
+  private async releaseClaim(e: EntryRow): Promise<void> {
+    const agent = this.requireAgent();
+    try {
+      await releaseClaim(this.env.DB, {
+        operatorId: agent.operator_id,
+        paymentHash: e.payment_hash!,
+        agentId: agent.id,
+      });
+    } catch (err) {
+      // A stale claim only stops other agents from retrying this invoice; it never moves money.
+      console.warn("could not release payment claim", { entry: e.id, error: errorName(err) });
+    }
   }
 
   private paymentResult(e: EntryRow, replayed: boolean, sessionId?: string): PaymentView {
@@ -608,6 +637,7 @@ export class AgentLedger extends DurableObject<Env> {
           : { status: "pending" };
       }
       const after = this.applyOutcome(e.id, outcome);
+      if (after.status === "failed") await this.releaseClaim(after);
       if (after.status === "succeeded" || after.status === "failed") resolved++;
       else this.sql.exec("UPDATE entries SET check_attempts = check_attempts + 1 WHERE id = ?", e.id);
     }
@@ -724,8 +754,7 @@ export class AgentLedger extends DurableObject<Env> {
 
   /**
    * Makes sure the alarm fires within inMs. Not awaited on purpose: the write joins the current
-   * atomic batch of storage writes. alarmAt is a cache; after eviction it is empty and the
-   * alarm is simply set again.
+   * atomic batch of storage writes. alarmAt mirrors the stored alarm (loaded at start-up).
    */
   private scheduleAlarm(inMs: number): void {
     const at = Date.now() + inMs;

@@ -9,9 +9,7 @@ export function ledgerStub(env: Env, agentId: string): DurableObjectStub<AgentLe
 }
 
 /** Awaits a ledger RPC result and rethrows its coded error on this side. */
-export async function call<T>(
-  r: Promise<{ ok: true; value: T } | { ok: false; error: SerializedError }>,
-): Promise<T> {
+export async function call<T>(r: Promise<{ ok: true; value: T } | { ok: false; error: SerializedError }>): Promise<T> {
   return unwrap(await r);
 }
 

@@ -5,10 +5,16 @@ import { attachToServerV1, serverInfo } from "./server";
 
 /**
  * One legacy HTTP+SSE session (McpAgent is feature-frozen; it stays only for clients that cannot
- * speak Streamable HTTP). Props are refreshed from the authenticated request on every message.
+ * speak Streamable HTTP). Its props are those of the key that opened it; the Worker lets only that
+ * key post messages to it (see ownerKeyId).
  */
 export class SatchelSseSession extends McpAgent<Env, unknown, Record<string, unknown>> {
   server = new Server(serverInfo.info, { capabilities: { tools: {} }, instructions: serverInfo.instructions });
+
+  /** The key id that opened this session, from the props McpAgent stored when it started. */
+  async ownerKeyId(): Promise<string | null> {
+    return fromProps(await this.ctx.storage.get<Record<string, unknown>>("props"))?.keyId ?? null;
+  }
 
   async init(): Promise<void> {
     attachToServerV1(this.server, () => ({

@@ -129,8 +129,10 @@ export class FakeLightningNetwork extends DurableObject<Env> {
     req: { paymentHash: string; amountMsat: number; feeLimitMsat: number; now: number },
   ): Promise<PaymentOutcome> {
     const n = this.node(ref);
+    // Like a real node: a second payment of a settled hash fails, one still in flight stays pending.
     const prior = this.payment(n.id, req.paymentHash);
-    if (prior && prior.status !== "failed") return toOutcome(prior);
+    if (prior?.status === "succeeded") return { status: "failed", reason: "invoice already paid" };
+    if (prior?.status === "pending") return { status: "pending" };
     if (n.mode === "fail") return this.finish(n.id, req, { status: "failed", reason: "simulated failure" });
     this.sql.exec(
       `INSERT OR REPLACE INTO payments (node_id, payment_hash, status, amount_msat, fee_msat)

@@ -65,6 +65,19 @@ describe("the same invoice is paid once", () => {
     expect((await snapshot(agentId)).spentMsat).toBe(30_000);
   });
 
+  it("two agents of one operator racing for one external invoice: the wallet pays once, one agent is charged", async () => {
+    const { principal: op } = await newOperator();
+    const agents = await Promise.all(Array.from({ length: 5 }, () => newAgent(op)));
+    const invoice = await merchantInvoice(40);
+    const before = await walletBalanceMsat(op.operatorId);
+    const results = await Promise.all(agents.map((a) => tool(a.principal, "pay_invoice", { invoice })));
+    expect(results.filter((r) => !r.isError)).toHaveLength(1);
+    for (const r of results.filter((r) => r.isError)) expect(codeOf(r)).toBe("ALREADY_PAID");
+    expect(before - (await walletBalanceMsat(op.operatorId))).toBe(40_000);
+    const spent = await Promise.all(agents.map(async (a) => (await snapshot(a.agentId)).spentMsat));
+    expect(spent.reduce((x, y) => x + y, 0)).toBe(40_000);
+  });
+
   it("a failed payment may be retried, and only the retry is spent", async () => {
     const { principal: op } = await newOperator();
     const { agentId, principal } = await newAgent(op);
