@@ -17,19 +17,18 @@ export interface NewAgent {
 export async function createAgent(
   env: Env,
   operatorId: string,
-  req: { name: string; policy: BudgetPolicy; initialBalanceMsat: number },
+  req: { name: string; policy: BudgetPolicy },
 ): Promise<NewAgent> {
   const agentId = newId("agt");
   const key = generateKey("agent");
   const ledger = ledgerStub(env, agentId);
   // The ledger exists before the agent row: an agent that can authenticate always has a ledger.
-  let snapshot = await call(ledger.init({ agentId, operatorId, name: req.name, policy: req.policy }));
+  const snapshot = await call(ledger.init({ agentId, operatorId, name: req.name, policy: req.policy }));
   await accounts.insertAgentWithKey(
     env.DB,
     { id: agentId, operatorId, name: req.name, createdAt: Date.now() },
     { id: newId("key"), hash: key.hash, prefix: key.prefix },
   );
-  if (req.initialBalanceMsat > 0) snapshot = await call(ledger.fund(req.initialBalanceMsat, "initial balance"));
   return { agentId, apiKey: key.key, snapshot };
 }
 
@@ -64,11 +63,6 @@ export async function listAgents(
   return Promise.all(
     records.map(async (record) => ({ record, snapshot: await call(ledgerStub(env, record.id).getSnapshot()) })),
   );
-}
-
-/** Allocates sats of the operator's wallet to an agent. */
-export function fundAgent(env: Env, agentId: string, amountMsat: number): Promise<AgentSnapshot> {
-  return call(ledgerStub(env, agentId).fund(amountMsat, "funded by operator"));
 }
 
 /** Changes an agent's limits (undefined keeps, null removes). */

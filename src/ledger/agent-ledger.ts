@@ -11,15 +11,20 @@ import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
 import { walletFor } from "../wallet/factory";
 import { checkSpend, remaining, type BudgetPolicy, type SpendState } from "./policy";
-import { LEDGER_SCHEMA, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
+import { LEDGER_SCHEMA, LEDGER_UPGRADES, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
 import { entryView, policyOf, type AgentSnapshot, type EntryView, type PaymentView } from "./views";
 
 const DAY_MS = 86_400_000;
+/** Entries that count against spending limits: payments out, settled or still holding sats. */
+const SPENDING = "kind IN ('payment', 'internal') AND status IN ('reserved', 'pending', 'succeeded')";
 /** First look at a payment whose outcome is unknown; doubles up to an hour. */
 const RECONCILE_FIRST_MS = 30_000;
 const RECONCILE_MAX_MS = 3_600_000;
 /** A payment the wallet never heard of is released only this long after its invoice expired. */
 const UNKNOWN_RELEASE_GRACE_S = 600;
+
+/** Ledger ids of operators' treasuries (withdrawals) start with this; agent ids never do. */
+export const TREASURY_PREFIX = "trs_";
 
 export interface PayRequest {
   invoice: string;
@@ -58,6 +63,13 @@ export class AgentLedger extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(LEDGER_SCHEMA);
+    for (const upgrade of LEDGER_UPGRADES) {
+      try {
+        this.sql.exec(upgrade);
+      } catch {
+        // Already applied: SQLite has no ADD COLUMN IF NOT EXISTS.
+      }
+    }
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -123,27 +135,109 @@ export class AgentLedger extends DurableObject<Env> {
     });
   }
 
-  /** Credits the agent with sats from the operator's wallet (an allocation: the sats stay in that wallet). */
-  async fund(amountMsat: number, note: string | null): Promise<Result<AgentSnapshot>> {
+  /**
+   * Credits the agent: "funding" from the operator's wallet (an allocation: the sats stay in that
+   * wallet) or "transfer" from another agent. Idempotent per entryId.
+   */
+  async credit(req: {
+    amountMsat: number;
+    kind: "funding" | "transfer";
+    note: string | null;
+    entryId?: string;
+  }): Promise<Result<AgentSnapshot>> {
     const r = await capture(() => {
       const agent = this.requireAgent();
       if (agent.status === "deleted") throw agentGone();
-      const now = this.now();
-      this.sql.exec(
-        `INSERT INTO entries (id, direction, kind, status, amount_msat, description, created_at, updated_at, settled_at)
-         VALUES (?, 'in', 'funding', 'succeeded', ?, ?, ?, ?, ?)`,
-        newId("ent"),
-        msat(amountMsat),
-        note,
-        now,
-        now,
-        now,
-      );
-      this.sql.exec("UPDATE agent SET credited_msat = credited_msat + ?, updated_at = ?", amountMsat, now);
+      const id = req.entryId ?? newId("ent");
+      if (this.sql.exec("SELECT id FROM entries WHERE id = ?", id).toArray().length === 0) {
+        const now = this.now();
+        this.sql.exec(
+          `INSERT INTO entries (id, direction, kind, status, amount_msat, description, created_at, updated_at, settled_at)
+           VALUES (?, 'in', ?, 'succeeded', ?, ?, ?, ?, ?)`,
+          id,
+          req.kind,
+          msat(req.amountMsat),
+          req.note,
+          now,
+          now,
+          now,
+        );
+        this.sql.exec("UPDATE agent SET credited_msat = credited_msat + ?, updated_at = ?", req.amountMsat, now);
+      }
       return this.snapshot();
     });
     await this.journal();
     return r;
+  }
+
+  /**
+   * For an operator's treasury ledger only (withdrawals): sets its balance to the wallet's sats not
+   * promised to any agent, so a withdrawal can never spend an agent's balance.
+   */
+  async syncTreasury(unallocatedMsat: number): Promise<Result<AgentSnapshot>> {
+    return capture(() => {
+      const a = this.requireAgent();
+      if (!a.id.startsWith(TREASURY_PREFIX)) throw new SatchelError("FORBIDDEN", "Not a treasury ledger.");
+      this.sql.exec(
+        "UPDATE agent SET credited_msat = spent_msat + reserved_msat + ?, updated_at = ?",
+        msat(unallocatedMsat),
+        this.now(),
+      );
+      return this.snapshot();
+    });
+  }
+
+  /** Operator funding: see credit. */
+  async fund(amountMsat: number, note: string | null): Promise<Result<AgentSnapshot>> {
+    return this.credit({ amountMsat, kind: "funding", note });
+  }
+
+  /**
+   * Takes sats off the agent's available balance: a "sweep" back to the operator or a "transfer" to
+   * another agent; null takes everything available. Never touches sats held by payments in flight.
+   * Idempotent per entryId. Returns what was taken.
+   */
+  async debit(req: {
+    amountMsat: number | null;
+    kind: "sweep" | "transfer";
+    note: string | null;
+    entryId?: string;
+  }): Promise<Result<{ debitedMsat: number; snapshot: AgentSnapshot }>> {
+    const r = await capture(() => {
+      const agent = this.requireAgent();
+      const id = req.entryId ?? newId("ent");
+      const prior = this.sql.exec<EntryRow>("SELECT * FROM entries WHERE id = ?", id).toArray()[0];
+      if (prior) return { debitedMsat: prior.amount_msat, snapshot: this.snapshot() };
+      const available = Math.max(0, agent.credited_msat - agent.spent_msat - agent.reserved_msat);
+      const amount = req.amountMsat ?? available;
+      if (amount > available) {
+        throw new SatchelError(
+          "INSUFFICIENT_BALANCE",
+          `The agent has only ${Math.floor(available / 1000)} sats available.`,
+          { hint: "Sats held by payments in flight cannot be moved until they settle." },
+        );
+      }
+      if (amount > 0) this.insertDebit(id, req.kind, amount, req.note);
+      return { debitedMsat: amount, snapshot: this.snapshot() };
+    });
+    await this.journal();
+    return r;
+  }
+
+  private insertDebit(id: string, kind: "sweep" | "transfer", amountMsat: number, note: string | null): void {
+    const now = this.now();
+    this.sql.exec(
+      `INSERT INTO entries (id, direction, kind, status, amount_msat, description, created_at, updated_at, settled_at)
+       VALUES (?, 'out', ?, 'succeeded', ?, ?, ?, ?, ?)`,
+      id,
+      kind,
+      amountMsat,
+      note,
+      now,
+      now,
+      now,
+    );
+    this.sql.exec("UPDATE agent SET credited_msat = credited_msat - ?, updated_at = ?", amountMsat, now);
   }
 
   // ---- receiving ----------------------------------------------------------------------------------
@@ -463,6 +557,9 @@ export class AgentLedger extends DurableObject<Env> {
         settled_at: now,
       });
       this.sql.exec("UPDATE agent SET reserved_msat = reserved_msat - ?, updated_at = ?", held, now);
+      // A deleted agent keeps nothing: what a failed payment releases returns to the operator.
+      if (this.requireAgent().status === "deleted")
+        this.insertDebit(newId("ent"), "sweep", held, "released after deletion");
     } else {
       this.update(id, { status: "pending" });
     }
@@ -672,14 +769,14 @@ export class AgentLedger extends DurableObject<Env> {
       ELSE amount_msat + fee_limit_msat END), 0) AS v`;
     const daily = this.sql
       .exec<{ v: number }>(
-        `SELECT ${committed} FROM entries WHERE direction = 'out' AND created_at > ? AND status IN ('reserved', 'pending', 'succeeded')`,
+        `SELECT ${committed} FROM entries WHERE direction = 'out' AND created_at > ? AND ${SPENDING}`,
         this.now() - DAY_MS,
       )
       .one().v;
     const session = sessionId
       ? this.sql
           .exec<{ v: number }>(
-            `SELECT ${committed} FROM entries WHERE session_id = ? AND direction = 'out' AND status IN ('reserved', 'pending', 'succeeded')`,
+            `SELECT ${committed} FROM entries WHERE session_id = ? AND direction = 'out' AND ${SPENDING}`,
             sessionId,
           )
           .one().v
@@ -858,6 +955,7 @@ function toJournal(agent: AgentRow, r: EntryRow): JournalRow {
     payment_hash: r.payment_hash,
     description: r.description,
     counterparty: r.counterparty,
+    host: r.host,
     error_code: r.error_code,
     created_at: r.created_at,
     updated_at: r.updated_at,

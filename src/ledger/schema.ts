@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS entries (
   description TEXT,
   idempotency_key TEXT,
   session_id TEXT,
+  host TEXT,
   counterparty TEXT,
   error_code TEXT,
   error_message TEXT,
@@ -45,13 +46,19 @@ CREATE UNIQUE INDEX IF NOT EXISTS entries_idempotency ON entries(idempotency_key
 CREATE INDEX IF NOT EXISTS entries_hash ON entries(payment_hash, direction);
 CREATE INDEX IF NOT EXISTS entries_open ON entries(status) WHERE status IN ('reserved', 'pending', 'open');
 -- Covers the rolling-24h sum, so a reservation never reads the table rows.
-CREATE INDEX IF NOT EXISTS entries_out_time ON entries(direction, created_at, status, amount_msat, fee_msat, fee_limit_msat);
+CREATE INDEX IF NOT EXISTS entries_spend ON entries(direction, created_at, kind, status, amount_msat, fee_msat, fee_limit_msat);
+DROP INDEX IF EXISTS entries_out_time;
 CREATE INDEX IF NOT EXISTS entries_session ON entries(session_id) WHERE session_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_unjournaled ON entries(id) WHERE version > journaled_version;
 `;
 
 export type EntryStatus = "open" | "reserved" | "pending" | "succeeded" | "failed" | "expired";
-export type EntryKind = "funding" | "invoice" | "payment" | "internal";
+/**
+ * funding: operator → agent; invoice: received on the agent's invoice; payment: paid over the wallet;
+ * internal: paid to or received from another agent of the operator; transfer: moved between agents
+ * by the operator; sweep: returned to the operator. Only payment and internal (out) count as spending.
+ */
+export type EntryKind = "funding" | "invoice" | "payment" | "internal" | "transfer" | "sweep";
 
 export interface AgentRow extends Record<string, SqlStorageValue> {
   id: string;
@@ -84,6 +91,7 @@ export interface EntryRow extends Record<string, SqlStorageValue> {
   description: string | null;
   idempotency_key: string | null;
   session_id: string | null;
+  host: string | null;
   counterparty: string | null;
   error_code: string | null;
   error_message: string | null;
@@ -95,3 +103,6 @@ export interface EntryRow extends Record<string, SqlStorageValue> {
   version: number;
   journaled_version: number;
 }
+
+/** Additive changes for ledgers created by an older schema; each must be safe to run twice. */
+export const LEDGER_UPGRADES = ["ALTER TABLE entries ADD COLUMN host TEXT"];

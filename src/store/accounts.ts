@@ -112,3 +112,30 @@ export async function listAgents(
 export async function setAgentStatus(db: D1Database, agentId: string, status: AgentRecord["status"]): Promise<void> {
   await db.prepare("UPDATE agents SET status = ? WHERE id = ?").bind(status, agentId).run();
 }
+
+/** Revokes every live key of an agent (rotation, deletion). */
+export async function revokeAgentKeys(db: D1Database, agentId: string, at: number): Promise<void> {
+  await db
+    .prepare("UPDATE api_keys SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
+    .bind(at, agentId)
+    .run();
+}
+
+export interface KeyRecord {
+  id: string;
+  key_prefix: string;
+  agent_id: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** An operator's keys (its own and its agents'), newest first; never the key itself. */
+export async function listKeys(db: D1Database, operatorId: string): Promise<KeyRecord[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT id, key_prefix, agent_id, created_at, revoked_at FROM api_keys WHERE operator_id = ? ORDER BY created_at DESC",
+    )
+    .bind(operatorId)
+    .all<KeyRecord>();
+  return results;
+}

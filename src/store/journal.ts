@@ -11,6 +11,7 @@ export interface JournalRow {
   payment_hash: string | null;
   description: string | null;
   counterparty: string | null;
+  host: string | null;
   error_code: string | null;
   created_at: number;
   updated_at: number;
@@ -18,8 +19,8 @@ export interface JournalRow {
 }
 
 const UPSERT = `INSERT INTO transactions (id, agent_id, operator_id, direction, kind, status, amount_msat, fee_msat,
-  payment_hash, description, counterparty, error_code, created_at, updated_at, settled_at)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+  payment_hash, description, counterparty, error_code, created_at, updated_at, settled_at, host)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, kind = excluded.kind, amount_msat = excluded.amount_msat,
   fee_msat = excluded.fee_msat, error_code = excluded.error_code, updated_at = excluded.updated_at,
   settled_at = excluded.settled_at, counterparty = excluded.counterparty
@@ -48,6 +49,7 @@ export async function journalEntries(db: D1Database, rows: JournalRow[]): Promis
           r.created_at,
           r.updated_at,
           r.settled_at,
+          r.host,
         ),
     ),
   );

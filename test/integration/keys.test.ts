@@ -16,7 +16,24 @@ const AGENT = [
   "get_transactions",
   "pay_invoice",
 ];
-const OPERATOR = ["configure_budget", "create_agent", "fund_agent", "get_payment_history", "list_agents", "set_budget"];
+const OPERATOR = [
+  "configure_budget",
+  "create_agent",
+  "deactivate_agent",
+  "delete_agent",
+  "export_transactions",
+  "fund_agent",
+  "get_agent_analytics",
+  "get_deposit_invoice",
+  "get_payment_history",
+  "list_agents",
+  "reactivate_agent",
+  "rotate_api_key",
+  "set_budget",
+  "sweep_agent",
+  "transfer_to_agent",
+  "withdraw",
+];
 
 /** A raw MCP tools/list over the real Worker entry (stateless Streamable HTTP). */
 function mcpList(key: string | null) {

@@ -2,7 +2,9 @@ import { z } from "zod";
 import { getConfig } from "../../config";
 import { decodeInvoice, isExpired } from "../../lightning/bolt11";
 import { walletFor } from "../../wallet/factory";
-import { iso } from "../format";
+import { overview } from "../../accounts/operator";
+import { call, ledgerStub } from "../../ledger/client";
+import { iso, toSats, toSatsFloor } from "../format";
 import { Invoice } from "../schemas";
 import { defineTool } from "../tool";
 
@@ -45,7 +47,8 @@ const getInfo = defineTool({
 const whoami = defineTool({
   name: "whoami",
   title: "Who am I",
-  description: "Shows whether you act as an operator or as an agent, and your ids.",
+  description:
+    "Whether you act as an operator or an agent, your ids and balances (operators: wallet, allocated to agents, unallocated, agent count).",
   audience: "everyone",
   input: z.strictObject({}),
   output: z.object({
@@ -53,11 +56,38 @@ const whoami = defineTool({
     operator_id: z.string(),
     agent_id: z.string().nullable(),
     auth: z.string(),
+    balance_sats: z.number().optional(),
+    spendable_sats: z.number().optional(),
+    wallet_balance_sats: z.number().optional(),
+    allocated_sats: z.number().optional(),
+    unallocated_sats: z.number().optional(),
+    agent_count: z.number().optional(),
   }),
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async run(ctx) {
     const p = ctx.principal;
-    return { kind: p.kind, operator_id: p.operatorId, agent_id: p.kind === "agent" ? p.agentId : null, auth: p.via };
+    if (p.kind === "agent") {
+      const s = await call(ledgerStub(ctx.env, p.agentId).getSnapshot(ctx.sessionId));
+      return {
+        kind: p.kind,
+        operator_id: p.operatorId,
+        agent_id: p.agentId,
+        auth: p.via,
+        balance_sats: toSatsFloor(Math.max(0, s.availableMsat)),
+        spendable_sats: toSatsFloor(s.remaining.spendableMsat),
+      };
+    }
+    const o = await overview(ctx.env, p.operatorId);
+    return {
+      kind: p.kind,
+      operator_id: p.operatorId,
+      agent_id: null,
+      auth: p.via,
+      wallet_balance_sats: toSatsFloor(o.walletBalanceMsat),
+      allocated_sats: toSats(o.allocatedMsat),
+      unallocated_sats: toSatsFloor(o.unallocatedMsat),
+      agent_count: o.agentCount,
+    };
   },
 });
 

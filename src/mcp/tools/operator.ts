@@ -1,10 +1,11 @@
 import { z } from "zod";
 import * as agents from "../../accounts/agents";
+import * as ops from "../../accounts/operator";
 import { SatchelError } from "../../errors";
 import type { BudgetPolicy } from "../../ledger/policy";
 import { listTransactions } from "../../store/journal";
-import { budgetOut, journalOut, policyOut, toSatsFloor } from "../format";
-import { AgentId, Host, LimitSats, Page, Sats } from "../schemas";
+import { budgetOut, journalOut, paymentOut, policyOut, toSatsFloor } from "../format";
+import { AgentId, Description, Host, IdempotencyKey, Invoice, LimitSats, Page, PaymentOutput, Sats } from "../schemas";
 import { defineTool, type ToolContext } from "../tool";
 import { BudgetOutput } from "./agent";
 
@@ -80,14 +81,17 @@ const createAgent = defineTool({
         perSessionLimitMsat: patch.perSessionLimitMsat ?? null,
         allowedHosts: patch.allowedHosts ?? null,
       },
-      initialBalanceMsat: a.initial_balance_sats * 1000,
     });
+    const snapshot =
+      a.initial_balance_sats > 0
+        ? await ops.fundAgent(ctx.env, operatorId(ctx), created.agentId, a.initial_balance_sats * 1000)
+        : created.snapshot;
     return {
       agent_id: created.agentId,
       name: a.name,
       api_key: created.apiKey,
-      balance_sats: toSatsFloor(created.snapshot.availableMsat),
-      limits: policyOut(created.snapshot.policy),
+      balance_sats: toSatsFloor(snapshot.availableMsat),
+      limits: policyOut(snapshot.policy),
     };
   },
 });
@@ -122,9 +126,8 @@ const fundAgent = defineTool({
   output: z.object({ agent_id: z.string(), funded_sats: z.number(), balance_sats: z.number() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(ctx, a) {
-    const id = await agents.resolveAgent(ctx.env, ctx.principal, a.agent_id);
-    const s = await agents.fundAgent(ctx.env, id, a.amount_sats * 1000);
-    return { agent_id: id, funded_sats: a.amount_sats, balance_sats: toSatsFloor(s.availableMsat) };
+    const s = await ops.fundAgent(ctx.env, operatorId(ctx), a.agent_id, a.amount_sats * 1000);
+    return { agent_id: a.agent_id, funded_sats: a.amount_sats, balance_sats: toSatsFloor(s.availableMsat) };
   },
 });
 
@@ -223,4 +226,266 @@ const paymentHistory = defineTool({
   },
 });
 
-export const operatorTools = [createAgent, listAgents, fundAgent, setBudget, configureBudget, paymentHistory];
+const AgentArg = z.strictObject({ agent_id: AgentId });
+
+const transferToAgent = defineTool({
+  name: "transfer_to_agent",
+  title: "Transfer to agent",
+  description:
+    "Moves sats to an agent: from another agent (from_agent_id) or, without it, from your wallet's unallocated sats.",
+  audience: "operator",
+  input: z.strictObject({ to_agent_id: AgentId, amount_sats: Sats, from_agent_id: AgentId.optional() }),
+  output: z.object({
+    to_agent_id: z.string(),
+    to_balance_sats: z.number(),
+    from_agent_id: z.string().nullable(),
+    from_balance_sats: z.number().nullable(),
+    amount_sats: z.number(),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async run(ctx, a) {
+    const r = await ops.transfer(ctx.env, operatorId(ctx), {
+      fromAgentId: a.from_agent_id ?? null,
+      toAgentId: a.to_agent_id,
+      amountMsat: a.amount_sats * 1000,
+    });
+    return {
+      to_agent_id: a.to_agent_id,
+      to_balance_sats: toSatsFloor(r.to.availableMsat),
+      from_agent_id: a.from_agent_id ?? null,
+      from_balance_sats: r.from ? toSatsFloor(r.from.availableMsat) : null,
+      amount_sats: a.amount_sats,
+    };
+  },
+});
+
+const sweepAgent = defineTool({
+  name: "sweep_agent",
+  title: "Sweep agent",
+  description: "Returns an agent's available sats (all, or amount_sats) to you. Sats held by payments in flight stay.",
+  audience: "operator",
+  input: z.strictObject({ agent_id: AgentId, amount_sats: Sats.optional() }),
+  output: z.object({ agent_id: z.string(), swept_sats: z.number(), balance_sats: z.number() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async run(ctx, a) {
+    const r = await ops.sweepAgent(
+      ctx.env,
+      operatorId(ctx),
+      a.agent_id,
+      a.amount_sats === undefined ? null : a.amount_sats * 1000,
+    );
+    return {
+      agent_id: a.agent_id,
+      swept_sats: toSatsFloor(r.sweptMsat),
+      balance_sats: toSatsFloor(r.snapshot.availableMsat),
+    };
+  },
+});
+
+const StatusOutput = z.object({
+  agent_id: z.string(),
+  status: z.string(),
+  balance_sats: z.number(),
+  reserved_sats: z.number(),
+});
+
+const deactivateAgent = defineTool({
+  name: "deactivate_agent",
+  title: "Deactivate agent",
+  description:
+    "The kill switch: stops all of an agent's payments at once and disables its key. Payments in flight still settle.",
+  audience: "operator",
+  input: AgentArg,
+  output: StatusOutput,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async run(ctx, a) {
+    const s = await ops.setActive(ctx.env, operatorId(ctx), a.agent_id, false);
+    return {
+      agent_id: a.agent_id,
+      status: s.status,
+      balance_sats: toSatsFloor(s.availableMsat),
+      reserved_sats: Math.ceil(s.reservedMsat / 1000),
+    };
+  },
+});
+
+const reactivateAgent = defineTool({
+  name: "reactivate_agent",
+  title: "Reactivate agent",
+  description: "Re-enables a deactivated agent and its key.",
+  audience: "operator",
+  input: AgentArg,
+  output: StatusOutput,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async run(ctx, a) {
+    const s = await ops.setActive(ctx.env, operatorId(ctx), a.agent_id, true);
+    return {
+      agent_id: a.agent_id,
+      status: s.status,
+      balance_sats: toSatsFloor(s.availableMsat),
+      reserved_sats: Math.ceil(s.reservedMsat / 1000),
+    };
+  },
+});
+
+const deleteAgent = defineTool({
+  name: "delete_agent",
+  title: "Delete agent",
+  description:
+    "Deletes an agent for good: its key stops working and its available sats return to you. Sats held by payments in flight return once they settle or fail.",
+  audience: "operator",
+  input: AgentArg,
+  output: z.object({ agent_id: z.string(), returned_sats: z.number(), still_reserved_sats: z.number() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async run(ctx, a) {
+    const r = await ops.deleteAgent(ctx.env, operatorId(ctx), a.agent_id);
+    return {
+      agent_id: a.agent_id,
+      returned_sats: toSatsFloor(r.returnedMsat),
+      still_reserved_sats: Math.ceil(r.stillReservedMsat / 1000),
+    };
+  },
+});
+
+const agentAnalytics = defineTool({
+  name: "get_agent_analytics",
+  title: "Agent analytics",
+  description:
+    "Spent, received, fees, payment counts and top hosts over 24h, 7d, 30d or all time, for one agent or all.",
+  audience: "operator",
+  input: z.strictObject({ agent_id: AgentId.optional(), period: z.enum(["24h", "7d", "30d", "all"]).default("7d") }),
+  output: z.object({
+    period: z.string(),
+    spent_sats: z.number(),
+    fees_sats: z.number(),
+    received_sats: z.number(),
+    payments: z.number(),
+    failed_payments: z.number(),
+    top_hosts: z.array(z.object({ host: z.string(), spent_sats: z.number(), payments: z.number() })),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async run(ctx, a) {
+    const r = await ops.analytics(ctx.env, operatorId(ctx), a.agent_id ?? null, a.period);
+    return {
+      period: r.period,
+      spent_sats: Math.ceil(r.spentMsat / 1000),
+      fees_sats: Math.ceil(r.feesMsat / 1000),
+      received_sats: toSatsFloor(r.receivedMsat),
+      payments: r.payments,
+      failed_payments: r.failed,
+      top_hosts: r.topHosts.map((h) => ({
+        host: h.host,
+        spent_sats: Math.ceil(h.spentMsat / 1000),
+        payments: h.payments,
+      })),
+    };
+  },
+});
+
+const exportTransactions = defineTool({
+  name: "export_transactions",
+  title: "Export transactions",
+  description:
+    "Your transactions as JSON or CSV (amounts in msats), optionally for one agent and a date range; up to 10,000 rows.",
+  audience: "operator",
+  input: z.strictObject({
+    format: z.enum(["json", "csv"]).default("csv"),
+    agent_id: AgentId.optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
+  }),
+  output: z.object({ format: z.string(), rows: z.number(), truncated: z.boolean(), content: z.string() }),
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async run(ctx, a) {
+    const r = await ops.exportTransactions(ctx.env, operatorId(ctx), {
+      format: a.format,
+      ...(a.agent_id ? { agentId: a.agent_id } : {}),
+      ...(a.since ? { since: Date.parse(a.since) } : {}),
+      ...(a.until ? { until: Date.parse(a.until) } : {}),
+    });
+    return { format: r.format, rows: r.rows, truncated: r.truncated, content: r.body };
+  },
+});
+
+const rotateApiKey = defineTool({
+  name: "rotate_api_key",
+  title: "Rotate API key",
+  description:
+    "Issues a new API key, shown ONCE. With agent_id: the agent's key (the old one stops working at once). Without: a new operator key (the key you called with is revoked).",
+  audience: "operator",
+  input: z.strictObject({ agent_id: AgentId.optional() }),
+  output: z.object({ api_key: z.string(), agent_id: z.string().nullable() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async run(ctx, a) {
+    const key = a.agent_id
+      ? await ops.rotateAgentKey(ctx.env, operatorId(ctx), a.agent_id)
+      : await ops.rotateOperatorKey(ctx.env, ctx.principal);
+    return { api_key: key, agent_id: a.agent_id ?? null };
+  },
+});
+
+const depositInvoice = defineTool({
+  name: "get_deposit_invoice",
+  title: "Deposit invoice",
+  description: "An invoice that tops up your wallet itself (not an agent). Fund agents from it with fund_agent.",
+  audience: "operator",
+  input: z.strictObject({ amount_sats: Sats, description: Description.default("Satchel deposit") }),
+  output: z.object({ invoice: z.string(), payment_hash: z.string(), amount_sats: z.number(), expires_at: z.string() }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async run(ctx, a) {
+    const r = await ops.depositInvoice(ctx.env, operatorId(ctx), {
+      amountMsat: a.amount_sats * 1000,
+      description: a.description,
+    });
+    return {
+      invoice: r.invoice,
+      payment_hash: r.paymentHash,
+      amount_sats: a.amount_sats,
+      expires_at: new Date(r.expiresAt * 1000).toISOString(),
+    };
+  },
+});
+
+const withdraw = defineTool({
+  name: "withdraw",
+  title: "Withdraw",
+  description:
+    "Pays a BOLT 11 invoice from your wallet's unallocated sats (never from agents' balances), with the same checks as pay_invoice.",
+  audience: "operator",
+  input: z.strictObject({
+    invoice: Invoice,
+    amount_sats: Sats.optional().describe("Only for invoices without an amount"),
+    max_payment_sats: Sats.optional(),
+    idempotency_key: IdempotencyKey.optional(),
+  }),
+  output: PaymentOutput,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  async run(ctx, a) {
+    const p = await ops.withdraw(ctx.env, operatorId(ctx), {
+      invoice: a.invoice,
+      ...(a.amount_sats === undefined ? {} : { amountMsat: a.amount_sats * 1000 }),
+      ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
+      ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
+    });
+    return paymentOut(p);
+  },
+});
+
+export const operatorTools = [
+  createAgent,
+  listAgents,
+  fundAgent,
+  transferToAgent,
+  sweepAgent,
+  deactivateAgent,
+  reactivateAgent,
+  deleteAgent,
+  setBudget,
+  configureBudget,
+  paymentHistory,
+  agentAnalytics,
+  exportTransactions,
+  rotateApiKey,
+  depositInvoice,
+  withdraw,
+];
