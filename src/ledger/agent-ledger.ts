@@ -10,7 +10,7 @@ import { claimPayment, findInvoiceOwner, recordInvoiceOwner, releaseClaim } from
 import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
 import { walletFor } from "../wallet/factory";
-import { checkSpend, remaining, type BudgetPolicy, type SpendState } from "./policy";
+import { checkSpend, hostAllowed, remaining, type BudgetPolicy, type SpendState } from "./policy";
 import { LEDGER_SCHEMA, LEDGER_UPGRADES, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
 import { entryView, policyOf, type AgentSnapshot, type EntryView, type PaymentView } from "./views";
 
@@ -34,6 +34,12 @@ export interface PayRequest {
   maxPaymentMsat?: number;
   idempotencyKey?: string;
   sessionId?: string;
+  /** A cap for this session on top of the policy's (e.g. the per-connection cap of an OAuth grant). */
+  sessionLimitMsat?: number;
+  /** Where a paid API call goes; checked against allowed_hosts and kept for analytics. */
+  host?: string;
+  /** Recorded instead of the invoice's description, e.g. "L402 GET /fortune" for a paid API call. */
+  memo?: string;
 }
 
 export interface InitRequest {
@@ -422,7 +428,7 @@ export class AgentLedger extends DurableObject<Env> {
         req,
         paymentHash: inv.paymentHash,
         invoice: inv.invoice,
-        description: inv.description,
+        description: req.memo ?? inv.description,
         expiresAt: inv.expiresAt,
         amountMsat,
         feeLimitMsat,
@@ -475,14 +481,23 @@ export class AgentLedger extends DurableObject<Env> {
       });
     }
     this.assertNotPaid(p.paymentHash);
-    const denied = checkSpend(policyOf(agent), this.spendState(p.req.sessionId), p.amountMsat, p.feeLimitMsat);
+    const policy = policyOf(agent);
+    if (p.req.host !== undefined && !hostAllowed(policy, p.req.host)) {
+      throw new SatchelError("HOST_NOT_ALLOWED", `This agent may not pay ${p.req.host}.`, {
+        hint: "Ask the operator to add the host to allowed_hosts.",
+      });
+    }
+    if (p.req.sessionLimitMsat !== undefined) {
+      policy.perSessionLimitMsat = Math.min(policy.perSessionLimitMsat ?? Infinity, p.req.sessionLimitMsat);
+    }
+    const denied = checkSpend(policy, this.spendState(p.req.sessionId), p.amountMsat, p.feeLimitMsat);
     if (denied) throw denied;
     const now = this.now();
     const id = newId("ent");
     this.sql.exec(
       `INSERT INTO entries (id, direction, kind, status, amount_msat, fee_limit_msat, payment_hash, invoice, description,
-         idempotency_key, session_id, counterparty, expires_at, created_at, updated_at)
-       VALUES (?, 'out', ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         idempotency_key, session_id, host, counterparty, expires_at, created_at, updated_at)
+       VALUES (?, 'out', ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       id,
       p.payee ? "internal" : "payment",
       p.amountMsat,
@@ -492,6 +507,7 @@ export class AgentLedger extends DurableObject<Env> {
       p.description,
       p.req.idempotencyKey ?? null,
       p.req.sessionId ?? null,
+      p.req.host ?? null,
       p.payee,
       p.expiresAt,
       now,
@@ -645,6 +661,36 @@ export class AgentLedger extends DurableObject<Env> {
       hint: "Do not pay again; check get_transactions for its outcome.",
       details,
     });
+  }
+
+  // ---- L402 token cache ---------------------------------------------------------------------------
+
+  /** The cached L402 credential for an origin (scheme://host:port), if any. */
+  async getToken(origin: string): Promise<{ token: string; paymentHash: string; amountMsat: number } | null> {
+    const row = this.sql
+      .exec<{ token: string; payment_hash: string; amount_msat: number }>(
+        "SELECT token, payment_hash, amount_msat FROM l402_tokens WHERE origin = ?",
+        origin,
+      )
+      .toArray()[0];
+    return row ? { token: row.token, paymentHash: row.payment_hash, amountMsat: row.amount_msat } : null;
+  }
+
+  /** Remembers a paid L402 credential for an origin, replacing any older one. */
+  async putToken(origin: string, t: { token: string; paymentHash: string; amountMsat: number }): Promise<void> {
+    this.sql.exec(
+      "INSERT OR REPLACE INTO l402_tokens (origin, token, payment_hash, amount_msat, created_at) VALUES (?, ?, ?, ?, ?)",
+      origin,
+      t.token,
+      t.paymentHash,
+      t.amountMsat,
+      this.now(),
+    );
+  }
+
+  /** Forgets an origin's credential once the server refuses it. */
+  async dropToken(origin: string, token: string): Promise<void> {
+    this.sql.exec("DELETE FROM l402_tokens WHERE origin = ? AND token = ?", origin, token);
   }
 
   // ---- reading ------------------------------------------------------------------------------------

@@ -88,3 +88,10 @@ export function checkSpend(
   }
   return null;
 }
+
+/** allowed_hosts entries are exact hosts (host or host:port) or "*.domain" (any subdomain, not the apex). */
+export function hostAllowed(policy: BudgetPolicy, host: string): boolean {
+  if (policy.allowedHosts === null) return true;
+  const h = host.toLowerCase();
+  return policy.allowedHosts.some((rule) => (rule.startsWith("*.") ? h.endsWith(rule.slice(1)) : h === rule));
+}

@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS entries (
   version INTEGER NOT NULL DEFAULT 1,
   journaled_version INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS l402_tokens (
+  origin TEXT PRIMARY KEY,
+  token TEXT NOT NULL,
+  payment_hash TEXT NOT NULL,
+  amount_msat INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
 CREATE UNIQUE INDEX IF NOT EXISTS entries_idempotency ON entries(idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_hash ON entries(payment_hash, direction);
 CREATE INDEX IF NOT EXISTS entries_open ON entries(status) WHERE status IN ('reserved', 'pending', 'open');
