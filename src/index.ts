@@ -1,17 +1,25 @@
 import { createMcpHandler } from "agents/mcp/server";
-import { resolveAgent } from "./accounts/agents";
-import { getConfig } from "./config";
-import { SatchelError } from "./errors";
-import { ledgerStub } from "./ledger/client";
-import { FAKE_NETWORK_NAME } from "./wallet/fake";
 import { authenticate } from "./auth/authenticate";
+import { PROTECTED_ROUTES, providerFor, resourceMetadataUrl } from "./auth/oauth";
 import { fromProps, toProps, type Principal } from "./auth/principal";
 import { createServerV2 } from "./mcp/server";
 import { SatchelSseSession } from "./mcp/sse";
+import { getAgent } from "./store/accounts";
+import { app } from "./web/app";
 
 export { AgentLedger } from "./ledger/agent-ledger";
 export { FakeLightningNetwork } from "./wallet/fake-network";
 export { SatchelSseSession };
+
+/*
+ * Request flow:
+ *   /health                      → answered here, before anything else (no auth, no KV)
+ *   OAuthProvider (per origin, src/auth/oauth.ts)
+ *     /.well-known/*, /oauth/token, /oauth/register   → the provider itself
+ *     /mcp, /sse, /sse/*         → bearer check (OAuth token, else API key via resolveExternalToken)
+ *                                  → mcpApi below, with the principal in ctx.props
+ *     everything else            → the Hono app (sign-in, consent, dashboard, dev routes)
+ */
 
 const mcp = createMcpHandler(
   (ctx) => {
@@ -31,15 +39,18 @@ function envOf(extra: unknown): Env {
   return (extra as { [ENV]: Env })[ENV];
 }
 
-function unauthorized(): Response {
-  return new Response(JSON.stringify({ error: "unauthorized", message: "Send Authorization: Bearer <api key>." }), {
-    status: 401,
-    headers: {
-      "content-type": "application/json",
-      "www-authenticate":
-        'Bearer realm="satchel", error="invalid_token", error_description="Missing or invalid API key"',
+function unauthorized(origin: string | null, description: string): Response {
+  const metadata = origin ? `, resource_metadata="${resourceMetadataUrl(origin)}"` : "";
+  return Response.json(
+    { error: "invalid_token", error_description: description },
+    {
+      status: 401,
+      headers: {
+        "cache-control": "no-store",
+        "www-authenticate": `Bearer realm="satchel", error="invalid_token", error_description="${description}"${metadata}`,
+      },
     },
-  });
+  );
 }
 
 function forbidden(): Response {
@@ -55,6 +66,7 @@ async function serveMcp(request: Request, env: Env, ctx: ExecutionContext, princ
     });
   }
   // A session id in the URL addresses another connection's stream: only its opener may use it.
+  // An OAuth connection's keyId is its grant, so it survives access-token refreshes.
   const sessionId = url.searchParams.get("sessionId");
   if (url.pathname === "/sse" && sessionId !== null) return forbidden();
   if (url.pathname === "/sse/message") {
@@ -69,68 +81,43 @@ async function serveMcp(request: Request, env: Env, ctx: ExecutionContext, princ
   return sse.fetch(request, env, withProps);
 }
 
-/**
- * Development only: times reserve+settle cycles inside one AgentLedger for `npm run bench`.
- * Needs an operator key; the agent must belong to that operator.
- */
-async function benchLedger(request: Request, env: Env): Promise<Response> {
-  if (!getConfig(env).development) return new Response("Not found", { status: 404 });
-  const principal = await authenticate(env, request.headers.get("authorization"));
-  if (principal?.kind !== "operator") return unauthorized();
-  const body = (await request.json().catch(() => ({}))) as { agent_id?: unknown; n?: unknown };
-  const n = typeof body.n === "number" && Number.isInteger(body.n) && body.n > 0 && body.n <= 100_000 ? body.n : 1000;
-  try {
-    const agentId = await resolveAgent(env, principal, typeof body.agent_id === "string" ? body.agent_id : undefined);
-    const settled = await ledgerStub(env, agentId).benchmarkReserveSettle(n);
-    return Response.json({ n, settled });
-  } catch (e) {
-    return Response.json({ error: e instanceof SatchelError ? e.toJSON() : "internal" }, { status: 400 });
-  }
+/** The protected routes, reached only with a verified bearer credential (ctx.props). */
+const mcpApi = {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const origin = new URL(request.url).origin;
+    const principal = fromProps(ctx.props as Record<string, unknown> | undefined);
+    if (!principal) return unauthorized(origin, "Invalid access token");
+    // An API key stops working when its agent is disabled (authenticate checks); a grant must too.
+    if (principal.via === "oauth" && principal.kind === "agent") {
+      const agent = await getAgent(env.DB, principal.operatorId, principal.agentId);
+      if (agent?.status !== "active") return unauthorized(origin, "The agent of this grant is disabled");
+    }
+    return serveMcp(request, env, ctx, principal);
+  },
+};
+
+const handlers = { apiHandler: mcpApi, defaultHandler: app };
+
+function isProtected(pathname: string): boolean {
+  return PROTECTED_ROUTES.some((r) => pathname === r || pathname.startsWith(`${r}/`));
 }
 
-/**
- * Development only: an invoice from a fake "merchant" node outside every operator's wallet, so a
- * newcomer (and the e2e tests and benchmarks) can pay an external invoice locally.
- */
-async function fakeMerchantInvoice(request: Request, env: Env): Promise<Response> {
-  const config = getConfig(env);
-  if (!config.development) return new Response("Not found", { status: 404 });
+/** An origin that cannot host OAuth (plain http off loopback): API keys only, as before OAuth. */
+async function withoutOAuth(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  if (!isProtected(new URL(request.url).pathname)) return app.fetch(request, env, ctx);
+  if (request.method === "OPTIONS") return mcp(request, env, ctx);
   const principal = await authenticate(env, request.headers.get("authorization"));
-  if (principal?.kind !== "operator") return unauthorized();
-  const body = (await request.json().catch(() => ({}))) as { amount_sats?: unknown; description?: unknown };
-  const sats = body.amount_sats;
-  if (typeof sats !== "number" || !Number.isInteger(sats) || sats < 1 || sats > 100_000_000) {
-    return Response.json({ error: "amount_sats must be an integer from 1 to 100000000" }, { status: 400 });
-  }
-  const description = typeof body.description === "string" ? body.description.slice(0, 200) : "fake merchant";
-  const network = env.FAKE_LN.get(env.FAKE_LN.idFromName(FAKE_NETWORK_NAME));
-  const made = await network.makeInvoice(
-    { id: "merchant", startMsat: 0 },
-    {
-      amountMsat: sats * 1000,
-      description,
-      expirySeconds: 3600,
-      network: config.network,
-      now: Math.floor(Date.now() / 1000),
-    },
-  );
-  return Response.json({ invoice: made.invoice, payment_hash: made.paymentHash });
+  if (!principal) return unauthorized(null, "Missing or invalid API key");
+  return serveMcp(request, env, ctx, principal);
 }
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    const { pathname } = new URL(request.url);
-    if (pathname === "/health") {
+    const url = new URL(request.url);
+    if (url.pathname === "/health") {
       return Response.json({ ok: true, service: "satchel" }, { headers: { "cache-control": "no-store" } });
     }
-    if (pathname === "/mcp" || pathname === "/sse" || pathname.startsWith("/sse/")) {
-      if (request.method === "OPTIONS") return mcp(request, env, ctx);
-      const principal = await authenticate(env, request.headers.get("authorization"));
-      if (!principal) return unauthorized();
-      return serveMcp(request, env, ctx, principal);
-    }
-    if (pathname === "/dev/bench/ledger" && request.method === "POST") return benchLedger(request, env);
-    if (pathname === "/dev/fake-invoice" && request.method === "POST") return fakeMerchantInvoice(request, env);
-    return new Response("Not found", { status: 404 });
+    const provider = providerFor(url.origin, handlers);
+    return provider ? provider.fetch(request, env, ctx) : withoutOAuth(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

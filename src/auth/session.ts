@@ -3,6 +3,8 @@ import { hashKey, timingSafeEqual } from "./keys";
 
 const COOKIE = "satchel_session";
 const TTL_MS = 7 * 24 * 3600 * 1000;
+const BROWSER_COOKIE = "satchel_browser";
+const BROWSER_TTL_S = 24 * 3600;
 
 /** A signed-in operator in a browser. */
 export interface WebSession {
@@ -45,6 +47,51 @@ export async function destroySession(env: Env, session: WebSession, secure: bool
 /** True when the submitted token is this session's CSRF token. */
 export function verifyCsrf(session: WebSession, submitted: unknown): boolean {
   return typeof submitted === "string" && timingSafeEqual(submitted, session.csrf);
+}
+
+/**
+ * A browser before it signs in: a random token in its own cookie. Sign-in ceremonies (LNURL-auth,
+ * passkeys) are bound to its hash, and pre-session forms carry `preSessionCsrf(token)`, a
+ * double-submit token that a cross-site page can neither read nor forge.
+ */
+export interface BrowserBinding {
+  token: string;
+  /** Stored with a ceremony; compared on every step of it. */
+  hash: string;
+  /** Set-Cookie value when the token was just made; send it with the response. */
+  setCookie: string | null;
+}
+
+/** The browser's binding token, made (with its Set-Cookie) when the request carries none. */
+export function browserBinding(request: Request): BrowserBinding {
+  const existing = readCookie(request.headers.get("cookie"), BROWSER_COOKIE);
+  const secure = new URL(request.url).protocol === "https:";
+  if (existing && /^[0-9a-f]{64}$/.test(existing)) return { token: existing, hash: hashKey(existing), setCookie: null };
+  const token = bytesToHex(randomBytes(32));
+  const setCookie = `${BROWSER_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${BROWSER_TTL_S}${secure ? "; Secure" : ""}`;
+  return { token, hash: hashKey(token), setCookie };
+}
+
+/** The binding of a request that must already carry one (a ceremony's later steps), or null. */
+export function existingBrowserBinding(request: Request): BrowserBinding | null {
+  const binding = browserBinding(request);
+  return binding.setCookie === null ? binding : null;
+}
+
+/** The CSRF token of pre-session forms for a browser binding (derived, so the page never holds the cookie). */
+export function preSessionCsrf(binding: BrowserBinding): string {
+  return hashKey(`csrf:${binding.token}`);
+}
+
+/** True when a pre-session form's token matches the request's browser binding. */
+export function verifyPreSessionCsrf(request: Request, submitted: unknown): boolean {
+  const binding = existingBrowserBinding(request);
+  return binding !== null && typeof submitted === "string" && timingSafeEqual(submitted, preSessionCsrf(binding));
+}
+
+/** True when the request came over https (cookies then get Secure). */
+export function isSecure(request: Request): boolean {
+  return new URL(request.url).protocol === "https:";
 }
 
 function cookie(value: string, maxAge: number, secure: boolean): string {
