@@ -12,7 +12,13 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.jsonc" },
               miniflare: {
-                bindings: { SATCHEL_ENV: "development", DEV_OPERATOR_KEY: TEST_DEV_KEY, TEST_MIGRATIONS: migrations },
+                bindings: {
+                  SATCHEL_ENV: "development",
+                  DEV_OPERATOR_KEY: TEST_DEV_KEY,
+                  // base64("satchel-test-wallet-secret-key!!"): seals wallet secrets in the tests.
+                  WALLET_SECRET_KEY: "c2F0Y2hlbC10ZXN0LXdhbGxldC1zZWNyZXQta2V5ISE=",
+                  TEST_MIGRATIONS: migrations,
+                },
               },
             }),
           ],

@@ -9,6 +9,7 @@ const ConfigSchema = z.object({
   FAKE_WALLET_START_SATS: z.coerce.number().int().min(0).max(2_100_000_000_000).default(1_000_000),
   BITCOIN_NETWORK: z.enum(NETWORKS).default("regtest"),
   DEV_OPERATOR_KEY: z.string().min(32).max(200).optional(),
+  WALLET_SECRET_KEY: z.string().optional(),
 });
 
 /** Everything Satchel reads from its environment, validated once. */
@@ -19,6 +20,8 @@ export interface Config {
   network: Network;
   /** Only ever set in development mode; production ignores the variable. */
   devOperatorKey: string | undefined;
+  /** Base64 AES-256 key (a Worker secret) sealing wallet secrets at rest; checked by src/wallet/connection.ts. */
+  walletSecretKey: string | undefined;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -34,6 +37,7 @@ export function getConfig(env: Env): Config {
     FAKE_WALLET_START_SATS: raw.FAKE_WALLET_START_SATS,
     BITCOIN_NETWORK: raw.BITCOIN_NETWORK,
     DEV_OPERATOR_KEY: raw.DEV_OPERATOR_KEY === "" ? undefined : raw.DEV_OPERATOR_KEY,
+    WALLET_SECRET_KEY: raw.WALLET_SECRET_KEY === "" ? undefined : raw.WALLET_SECRET_KEY,
   });
   const development = parsed.SATCHEL_ENV === "development";
   const config: Config = {
@@ -42,6 +46,7 @@ export function getConfig(env: Env): Config {
     fakeWalletStartMsat: parsed.FAKE_WALLET_START_SATS * 1000,
     network: parsed.BITCOIN_NETWORK,
     devOperatorKey: development ? parsed.DEV_OPERATOR_KEY : undefined,
+    walletSecretKey: parsed.WALLET_SECRET_KEY?.trim(),
   };
   cache.set(env, config);
   return config;
