@@ -10,6 +10,11 @@ const ConfigSchema = z.object({
   BITCOIN_NETWORK: z.enum(NETWORKS).default("regtest"),
   DEV_OPERATOR_KEY: z.string().min(32).max(200).optional(),
   WALLET_SECRET_KEY: z.string().optional(),
+  // Routing fee held back with each payment over a real wallet (NWC, LNbits): ppm of the amount, at least MIN.
+  WALLET_FEE_RESERVE_PPM: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  WALLET_FEE_RESERVE_MIN_SATS: z.coerce.number().int().min(0).max(1_000_000).default(1),
+  // How long a payment waits for the NWC wallet's reply before it is reported pending (then reconciled).
+  NWC_REPLY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
 });
 
 /** Everything Satchel reads from its environment, validated once. */
@@ -22,6 +27,11 @@ export interface Config {
   devOperatorKey: string | undefined;
   /** Base64 AES-256 key (a Worker secret) sealing wallet secrets at rest; checked by src/wallet/connection.ts. */
   walletSecretKey: string | undefined;
+  /** Fee reserve of NWC and LNbits payments: ppm of the amount, with a floor in msats. */
+  walletFeeReservePpm: number;
+  walletFeeReserveMinMsat: number;
+  /** Reply timeout of money-moving NWC requests (pay_invoice, pay_keysend); lookups use a shorter one. */
+  nwcReplyTimeoutMs: number;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -38,6 +48,9 @@ export function getConfig(env: Env): Config {
     BITCOIN_NETWORK: raw.BITCOIN_NETWORK,
     DEV_OPERATOR_KEY: raw.DEV_OPERATOR_KEY === "" ? undefined : raw.DEV_OPERATOR_KEY,
     WALLET_SECRET_KEY: raw.WALLET_SECRET_KEY === "" ? undefined : raw.WALLET_SECRET_KEY,
+    WALLET_FEE_RESERVE_PPM: raw.WALLET_FEE_RESERVE_PPM,
+    WALLET_FEE_RESERVE_MIN_SATS: raw.WALLET_FEE_RESERVE_MIN_SATS,
+    NWC_REPLY_TIMEOUT_MS: raw.NWC_REPLY_TIMEOUT_MS,
   });
   const development = parsed.SATCHEL_ENV === "development";
   const config: Config = {
@@ -47,6 +60,9 @@ export function getConfig(env: Env): Config {
     network: parsed.BITCOIN_NETWORK,
     devOperatorKey: development ? parsed.DEV_OPERATOR_KEY : undefined,
     walletSecretKey: parsed.WALLET_SECRET_KEY?.trim(),
+    walletFeeReservePpm: parsed.WALLET_FEE_RESERVE_PPM,
+    walletFeeReserveMinMsat: parsed.WALLET_FEE_RESERVE_MIN_SATS * 1000,
+    nwcReplyTimeoutMs: parsed.NWC_REPLY_TIMEOUT_MS,
   };
   cache.set(env, config);
   return config;

@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../errors";
 import type { Network } from "../lightning/bolt11";
 import type { Msat } from "../money";
 
@@ -18,6 +19,12 @@ export interface WalletInfo {
   network: Network;
   pubkey: string | null;
   methods: WalletMethod[];
+  /** NWC: the encryption negotiated from the wallet's info event. */
+  encryption?: "nip44_v2" | "nip04" | null;
+  /** Notification types the wallet pushes (NWC), so incoming payments credit agents without polling. */
+  notifications?: string[];
+  /** LNbits: an invoice (read) key can receive but not pay. */
+  canPay?: boolean;
 }
 
 export interface MadeInvoice {
@@ -34,7 +41,12 @@ export interface MadeInvoice {
  */
 export type PaymentOutcome =
   | { status: "succeeded"; preimage: string | null; feeMsat: Msat }
-  | { status: "failed"; reason: string }
+  | {
+      status: "failed";
+      reason: string;
+      /** The Satchel code the wallet's refusal maps to (e.g. RATE_LIMITED); PAYMENT_FAILED when absent. */
+      code?: ErrorCode;
+    }
   | { status: "pending" };
 
 export type InvoiceState =
@@ -54,6 +66,17 @@ export interface PayInvoiceRequest {
   feeLimitMsat: Msat;
 }
 
+/** A payment to a node without an invoice; Satchel picks the preimage, so the hash is known up front. */
+export interface KeysendRequest {
+  destination: string;
+  amountMsat: Msat;
+  preimage: string;
+  paymentHash: string;
+  /** Custom TLV records, values hex (e.g. 34349334: a text message). */
+  tlvRecords: { type: number; value: string }[];
+  feeLimitMsat: Msat;
+}
+
 /**
  * One interface over every wallet Satchel can drive (fake, NWC, LNbits). Amounts are msats.
  * Implementations throw only for failures that certainly moved no money; anything that may have
@@ -67,6 +90,8 @@ export interface WalletBackend {
   lookupInvoice(paymentHash: string): Promise<InvoiceState>;
   /** The outcome of an earlier payInvoice, for reconciling payments whose outcome was unknown. */
   lookupPayment(paymentHash: string): Promise<PaymentOutcome | { status: "unknown" }>;
+  /** Keysend, for backends that can send one (NWC pay_keysend); absent means UNSUPPORTED. */
+  payKeysend?(req: KeysendRequest): Promise<PaymentOutcome>;
   /** The routing fee to reserve for a payment of this amount. */
   feeReserveMsat(amountMsat: Msat): Msat;
 }

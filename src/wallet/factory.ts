@@ -1,10 +1,113 @@
 import { getConfig } from "../config";
+import type { Msat } from "../money";
+import type {
+  InvoiceState,
+  KeysendRequest,
+  MadeInvoice,
+  PayInvoiceRequest,
+  PaymentOutcome,
+  WalletBackend,
+  WalletInfo,
+} from "./backend";
+import { readWalletSecret, type WalletSecret } from "./connection";
 import { FAKE_NETWORK_NAME, FakeWallet } from "./fake";
-import type { WalletBackend } from "./backend";
+import { LnbitsWallet } from "./lnbits";
+import { DirectNwcTransport, NwcWallet, type NwcTransport } from "./nwc";
+import { SessionNwcTransport, type NwcSession } from "./nwc-session";
 
-/** The wallet backend of an operator. Only the built-in fake wallet exists so far; NWC and LNbits plug in here. */
-export function walletFor(env: Env, operatorId: string): WalletBackend {
+/** The optional binding of the per-operator NWC session objects (see wrangler.jsonc). */
+interface SessionEnv {
+  NWC_SESSIONS?: DurableObjectNamespace<NwcSession>;
+}
+
+/** The operator's NwcSession object, when the deployment binds them. */
+export function nwcSessionStub(env: Env, operatorId: string): DurableObjectStub<NwcSession> | null {
+  const ns = (env as unknown as SessionEnv).NWC_SESSIONS;
+  return ns ? ns.get(ns.idFromName(operatorId)) : null;
+}
+
+/** The operator's built-in fake wallet. */
+export function fakeWalletFor(env: Env, operatorId: string): FakeWallet {
   const config = getConfig(env);
   const network = env.FAKE_LN.get(env.FAKE_LN.idFromName(FAKE_NETWORK_NAME));
   return new FakeWallet(network, operatorId, config.fakeWalletStartMsat, config.network);
+}
+
+/** The backend for a connection secret (null: the fake wallet). Used by walletFor and connect_wallet's test. */
+export function backendFor(env: Env, operatorId: string, secret: WalletSecret | null): WalletBackend {
+  if (secret === null) return fakeWalletFor(env, operatorId);
+  if (secret.type === "lnbits") return new LnbitsWallet(env, secret.url, secret.apiKey);
+  const stub = nwcSessionStub(env, operatorId);
+  const transport: NwcTransport = stub ? new SessionNwcTransport(stub, secret.uri) : new DirectNwcTransport(secret.uri);
+  return new NwcWallet(env, transport);
+}
+
+/**
+ * The wallet backend of an operator, chosen from its stored connection (fake | nwc | lnbits).
+ * Returned at once; the connection is read from D1 (and decrypted) on the first call and kept for
+ * the life of this object, so one payment reads it once.
+ */
+export function walletFor(env: Env, operatorId: string): WalletBackend {
+  return new OperatorWallet(env, operatorId);
+}
+
+/** Resolves the operator's backend lazily, so walletFor stays synchronous for its callers. */
+class OperatorWallet implements WalletBackend {
+  private backend: Promise<WalletBackend> | null = null;
+  private resolved: WalletBackend | null = null;
+
+  constructor(
+    private readonly env: Env,
+    private readonly operatorId: string,
+  ) {}
+
+  /** The operator's backend; later calls reuse the first resolution. */
+  ready(): Promise<WalletBackend> {
+    this.backend ??= readWalletSecret(this.env, this.operatorId).then((secret) => {
+      this.resolved = backendFor(this.env, this.operatorId, secret);
+      return this.resolved;
+    });
+    return this.backend;
+  }
+
+  async getInfo(): Promise<WalletInfo> {
+    return (await this.ready()).getInfo();
+  }
+  async getBalance(): Promise<Msat> {
+    return (await this.ready()).getBalance();
+  }
+  async makeInvoice(req: { amountMsat: Msat; description: string; expirySeconds: number }): Promise<MadeInvoice> {
+    return (await this.ready()).makeInvoice(req);
+  }
+  async payInvoice(req: PayInvoiceRequest): Promise<PaymentOutcome> {
+    return (await this.ready()).payInvoice(req);
+  }
+  async lookupInvoice(paymentHash: string): Promise<InvoiceState> {
+    return (await this.ready()).lookupInvoice(paymentHash);
+  }
+  async lookupPayment(paymentHash: string): Promise<PaymentOutcome | { status: "unknown" }> {
+    return (await this.ready()).lookupPayment(paymentHash);
+  }
+  async payKeysend(req: KeysendRequest): Promise<PaymentOutcome> {
+    const b = await this.ready();
+    if (!b.payKeysend)
+      return { status: "failed", reason: "this wallet cannot send keysend payments", code: "UNSUPPORTED" };
+    return b.payKeysend(req);
+  }
+  /** Exact once ready() has resolved; before that, 0 (the fake wallet's reserve). Use walletFeeReserve. */
+  feeReserveMsat(amountMsat: Msat): Msat {
+    return this.resolved ? this.resolved.feeReserveMsat(amountMsat) : (0 as Msat);
+  }
+}
+
+/** The fee reserve of a payment, after the operator's backend is known (real wallets reserve a fee, the fake one none). */
+export async function walletFeeReserve(wallet: WalletBackend, amountMsat: Msat): Promise<Msat> {
+  if (wallet instanceof OperatorWallet) await wallet.ready();
+  return wallet.feeReserveMsat(amountMsat);
+}
+
+/** Whether a backend can send keysend payments, without calling it. */
+export async function supportsKeysend(wallet: WalletBackend): Promise<boolean> {
+  const b = wallet instanceof OperatorWallet ? await wallet.ready() : wallet;
+  return typeof b.payKeysend === "function";
 }

@@ -2,6 +2,7 @@ import type { ToolDef } from "../tool";
 import { agentTools } from "./agent";
 import { infoTools } from "./info";
 import { operatorTools } from "./operator";
+import { walletTools } from "./wallet";
 
 /** Every tool Satchel serves, on every transport. */
-export const TOOL_TABLE: readonly ToolDef[] = [...infoTools, ...agentTools, ...operatorTools];
+export const TOOL_TABLE: readonly ToolDef[] = [...infoTools, ...agentTools, ...operatorTools, ...walletTools];

@@ -1,0 +1,325 @@
+import { z } from "zod";
+import { getConfig } from "../../config";
+import { SatchelError } from "../../errors";
+import type { KeysendLedgerRequest } from "../../ledger/agent-ledger";
+import { ledgerStub } from "../../ledger/client";
+import type { PaymentView } from "../../ledger/views";
+import { keysendRecords, MAX_KEYSEND_MESSAGE_CHARS, nodeId } from "../../lightning/keysend";
+import { unwrap, type Result } from "../../result";
+import { saveWalletConnection, validateWalletConnection, type WalletConnectionInput } from "../../wallet/connection";
+import { backendFor, nwcSessionStub } from "../../wallet/factory";
+import { paymentOut, toSatsFloor } from "../format";
+import { call, payThroughLedger } from "../../ledger/client";
+import {
+  fetchLnurl,
+  lightningAddressUrl,
+  linkingKey,
+  lnurlToUrl,
+  parseAuthRequest,
+  parsePayRequest,
+  parseWithdrawRequest,
+  requestPayInvoice,
+  signAuth,
+  submitWithdraw,
+  successActionOf,
+  type LnurlOptions,
+} from "../../lightning/lnurl";
+import { iso, toSats } from "../format";
+import { IdempotencyKey, PaymentOutput, Sats } from "../schemas";
+import { defineTool } from "../tool";
+
+const connectWallet = defineTool({
+  name: "connect_wallet",
+  title: "Connect wallet",
+  description:
+    'Connects the wallet that pays for all your agents: {type:"nwc", uri:"nostr+walletconnect://…"} (Alby Hub, Mutiny, …), {type:"lnbits", url, api_key} (admin key pays; invoice key only receives), or {type:"fake"} for the built-in test wallet. Satchel tests the wallet first (info and balance), stores the secret encrypted, and reports what the wallet supports.',
+  audience: "operator",
+  input: z.strictObject({
+    type: z.enum(["nwc", "lnbits", "fake"]),
+    uri: z.string().max(2048).optional().describe("nwc: the nostr+walletconnect:// connection string"),
+    url: z.string().max(2048).optional().describe("lnbits: the server's base URL"),
+    api_key: z.string().max(256).optional().describe("lnbits: the wallet's admin key (or invoice key: receive only)"),
+  }),
+  output: z.object({
+    type: z.enum(["nwc", "lnbits", "fake"]),
+    description: z.string(),
+    wallet: z.object({
+      kind: z.string(),
+      alias: z.string(),
+      network: z.string(),
+      pubkey: z.string().nullable(),
+      methods: z.array(z.string()),
+      encryption: z.string().nullable(),
+      notifications: z.array(z.string()),
+      can_pay: z.boolean(),
+      can_receive: z.boolean(),
+      keysend: z.boolean(),
+    }),
+    balance_sats: z.number(),
+    warnings: z.array(z.string()),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  async run(ctx, a) {
+    const input: WalletConnectionInput =
+      a.type === "fake"
+        ? { type: "fake" }
+        : a.type === "nwc"
+          ? { type: "nwc", uri: required(a.uri, "uri") }
+          : { type: "lnbits", url: required(a.url, "url"), apiKey: required(a.api_key, "api_key") };
+    const secret = validateWalletConnection(input);
+    const operatorId = ctx.principal.operatorId;
+    // Tested before it is stored: a wallet that cannot answer never replaces a working one.
+    const backend = backendFor(ctx.env, operatorId, secret);
+    let info, balance;
+    try {
+      [info, balance] = await Promise.all([backend.getInfo(), backend.getBalance()]);
+    } catch (e) {
+      if (e instanceof SatchelError) {
+        throw new SatchelError(e.code, `The wallet did not pass the test: ${e.message}`, {
+          hint: e.hint ?? "Check the connection string and that the wallet is online; nothing was saved.",
+        });
+      }
+      throw e;
+    }
+    const view = await saveWalletConnection(ctx.env, operatorId, input);
+    // The operator's session object must not keep talking to the previous wallet.
+    await nwcSessionStub(ctx.env, operatorId)?.reset();
+    const canPay = info.canPay ?? info.methods.includes("pay_invoice");
+    const warnings: string[] = [];
+    const network = getConfig(ctx.env).network;
+    if (info.network !== network) {
+      warnings.push(`The wallet is on ${info.network} but Satchel runs on ${network}: invoices will be refused.`);
+    }
+    if (!canPay)
+      warnings.push("This wallet connection can receive but not pay: paying tools will fail with FORBIDDEN.");
+    if (!info.methods.includes("lookup_payment") && canPay) {
+      warnings.push(
+        "The wallet cannot look payments up: a payment whose reply is lost stays pending until its invoice expires.",
+      );
+    }
+    if (info.encryption === "nip04")
+      warnings.push("The wallet only speaks NIP-04 encryption (older); NIP-44 is preferred.");
+    return {
+      type: view.type,
+      description: view.description,
+      wallet: {
+        kind: info.kind,
+        alias: info.alias,
+        network: info.network,
+        pubkey: info.pubkey,
+        methods: info.methods,
+        encryption: info.encryption ?? null,
+        notifications: info.notifications ?? [],
+        can_pay: canPay,
+        can_receive: info.methods.includes("make_invoice"),
+        keysend: info.methods.includes("keysend"),
+      },
+      balance_sats: toSatsFloor(balance),
+      warnings,
+    };
+  },
+});
+
+function required(v: string | undefined, name: string): string {
+  if (v === undefined || v.trim() === "") {
+    throw new SatchelError("INVALID_INPUT", `${name} is required for this wallet type.`);
+  }
+  return v;
+}
+
+const keysend = defineTool({
+  name: "keysend",
+  title: "Keysend",
+  description:
+    "Sends sats straight to a Lightning node by its public key, without an invoice, with an optional text message (≤ 1000 characters, TLV 34349334). Checked and reserved against your limits like pay_invoice. PAYMENT_PENDING means the outcome is not known yet: do not send again; pass idempotency_key to retry safely.",
+  audience: "agent",
+  input: z.strictObject({
+    destination: z
+      .string()
+      .regex(/^0[23][0-9a-fA-F]{64}$/, "a node public key: 66 hex characters starting 02 or 03")
+      .describe("The payee node's public key"),
+    amount_sats: Sats,
+    message: z.string().max(MAX_KEYSEND_MESSAGE_CHARS).optional(),
+    max_payment_sats: Sats.optional().describe("Refuse if amount_sats is above this"),
+    idempotency_key: IdempotencyKey.optional(),
+  }),
+  output: PaymentOutput,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  async run(ctx, a) {
+    const req: KeysendLedgerRequest = {
+      destination: nodeId(a.destination),
+      amountMsat: a.amount_sats * 1000,
+      tlvRecords: keysendRecords(a.message),
+      ...(a.message ? { message: a.message } : {}),
+      ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
+      ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
+      sessionId: ctx.sessionId,
+    };
+    let r: Result<PaymentView>;
+    try {
+      r = (await ledgerStub(ctx.env, ctx.agentId!).keysend(req)) as Result<PaymentView>;
+    } catch {
+      // The ledger broke mid-payment: the keysend may have gone out.
+      throw new SatchelError("PAYMENT_PENDING", "The payment's outcome is not known yet.", {
+        hint: "Do not send again. Its outcome will be reconciled; check get_transactions shortly.",
+      });
+    }
+    return paymentOut(unwrap(r));
+  },
+});
+
+const lnurlOptions = (env: Env): LnurlOptions => ({ allowLoopbackHttp: getConfig(env).development });
+
+const payLightningAddress = defineTool({
+  name: "pay_lightning_address",
+  title: "Pay Lightning address",
+  description:
+    "Pays a Lightning address (name@domain) or an LNURL-pay link. Satchel checks the amount against the recipient's min/max, sends your optional comment (if the recipient accepts comments), and verifies the invoice it gets back (amount and description hash) BEFORE paying it from your balance, within your limits like pay_invoice.",
+  audience: "agent",
+  input: z.strictObject({
+    address: z.string().trim().min(3).max(2048).describe("name@domain, or an lnurl1… / lnurlp:// link"),
+    amount_sats: Sats,
+    comment: z.string().max(2000).optional().describe("LUD-12 comment, if the recipient accepts one"),
+    max_payment_sats: Sats.optional(),
+    idempotency_key: IdempotencyKey.optional(),
+  }),
+  output: PaymentOutput.extend({
+    recipient: z.string(),
+    description: z.string().nullable(),
+    success_action: z
+      .object({
+        tag: z.string(),
+        message: z.string().optional(),
+        url: z.string().optional(),
+        description: z.string().optional(),
+      })
+      .nullable(),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  async run(ctx, a) {
+    const opts = lnurlOptions(ctx.env);
+    const isAddress = a.address.includes("@") && !/^lnurl/i.test(a.address) && !a.address.includes("://");
+    const url = isAddress ? lightningAddressUrl(a.address, opts) : lnurlToUrl(a.address, opts);
+    const params = parsePayRequest(await fetchLnurl(url), opts);
+    const { invoice: inv, successAction } = await requestPayInvoice(params, a.amount_sats * 1000, a.comment);
+    const p = await payThroughLedger(ctx.env, ctx.agentId!, {
+      invoice: inv.invoice,
+      ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
+      ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
+      sessionId: ctx.sessionId,
+      memo: `${isAddress ? a.address.trim().toLowerCase() : url.host}${params.description ? `: ${params.description}` : ""}`.slice(
+        0,
+        300,
+      ),
+    });
+    return {
+      ...paymentOut(p),
+      recipient: isAddress ? a.address.trim().toLowerCase() : url.host,
+      description: params.description,
+      success_action: successActionOf(successAction),
+    };
+  },
+});
+
+const claimWithdraw = defineTool({
+  name: "claim_lnurl_withdraw",
+  title: "Claim LNURL-withdraw",
+  description:
+    "Claims sats from an LNURL-withdraw link (lnurl1… or lnurlw://) into your balance: Satchel issues an invoice in your name and hands it to the service, which pays it. amount_sats defaults to the most the link allows. Check get_invoice_status with the returned payment_hash if it is not paid yet.",
+  audience: "agent",
+  input: z.strictObject({
+    lnurl: z.string().trim().min(8).max(2048),
+    amount_sats: Sats.optional(),
+    description: z.string().max(200).optional(),
+  }),
+  output: z.object({
+    status: z.string(),
+    paid: z.boolean(),
+    amount_sats: z.number(),
+    payment_hash: z.string(),
+    service: z.string(),
+    expires_at: z.string().nullable(),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  async run(ctx, a) {
+    const opts = lnurlOptions(ctx.env);
+    const url = lnurlToUrl(a.lnurl, opts);
+    const w = parseWithdrawRequest(await fetchLnurl(url), opts);
+    const amountMsat =
+      a.amount_sats === undefined ? Math.floor(w.maxWithdrawableMsat / 1000) * 1000 : a.amount_sats * 1000;
+    if (amountMsat < w.minWithdrawableMsat || amountMsat > w.maxWithdrawableMsat || amountMsat < 1000) {
+      throw new SatchelError(
+        "INVALID_INPUT",
+        `This link allows ${Math.ceil(w.minWithdrawableMsat / 1000)} to ${Math.floor(w.maxWithdrawableMsat / 1000)} sats.`,
+        { hint: "Choose an amount in that range." },
+      );
+    }
+    const ledger = ledgerStub(ctx.env, ctx.agentId!);
+    const e = await call(
+      ledger.createInvoice({
+        amountMsat,
+        description: a.description ?? (w.defaultDescription || `LNURL-withdraw from ${url.host}`),
+        expirySeconds: 3600,
+      }),
+    );
+    await submitWithdraw(w, e.invoice!);
+    // Services usually pay at once; one look now saves the agent a call.
+    const after = await call(ledger.invoiceStatus(e.paymentHash!));
+    return {
+      status: after.status,
+      paid: after.status === "succeeded",
+      amount_sats: toSats(after.amountMsat),
+      payment_hash: e.paymentHash!,
+      service: url.host,
+      expires_at: iso(after.expiresAt === null ? null : after.expiresAt * 1000),
+    };
+  },
+});
+
+const lnurlAuth = defineTool({
+  name: "lnurl_auth",
+  title: "LNURL-auth login",
+  description:
+    "Logs in to a service with LNURL-auth (LUD-04): signs its challenge with a key that belongs to you and to that domain only (services cannot link you across domains), then calls the service back. Moves no money.",
+  audience: "agent",
+  input: z.strictObject({
+    lnurl: z.string().trim().min(8).max(2048).describe("lnurl1…, keyauth:// or the https URL with tag=login&k1=…"),
+  }),
+  output: z.object({
+    status: z.literal("OK"),
+    domain: z.string(),
+    linking_key: z.string(),
+    action: z.string().nullable(),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async run(ctx, a) {
+    const req = parseAuthRequest(lnurlToUrl(a.lnurl, lnurlOptions(ctx.env)));
+    const secret = getConfig(ctx.env).walletSecretKey;
+    if (!secret) {
+      throw new SatchelError(
+        "WALLET_NOT_CONFIGURED",
+        "This server has no WALLET_SECRET_KEY to derive login keys from.",
+        {
+          hint: "The server's operator must set WALLET_SECRET_KEY.",
+        },
+      );
+    }
+    const { callback, linkingPubkey } = signAuth(req, linkingKey(secret, ctx.agentId!, req.domain));
+    const body = await fetchLnurl(callback).catch((e: unknown) => {
+      if (e instanceof SatchelError && e.code === "PAYMENT_FAILED") {
+        throw new SatchelError(
+          "FORBIDDEN",
+          e.message.replace("The LNURL service refused", "The service refused the login"),
+          {
+            hint: "The challenge may have expired or been used already; ask the service for a new one.",
+          },
+        );
+      }
+      throw e;
+    });
+    if (body.status !== "OK") throw new SatchelError("FORBIDDEN", "The service did not confirm the login.");
+    return { status: "OK" as const, domain: req.domain, linking_key: linkingPubkey, action: req.action };
+  },
+});
+
+export const walletTools = [connectWallet, keysend, payLightningAddress, claimWithdraw, lnurlAuth];
