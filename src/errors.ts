@@ -22,6 +22,14 @@ export const ERROR_CODES = [
   "FORBIDDEN",
   "NOT_FOUND",
   "RATE_LIMITED",
+  /** A 402 answer carries no payment challenge Satchel can pay (garbage, unknown protocol or network). */
+  "UNSUPPORTED_CHALLENGE",
+  /** A 402 challenge contradicts itself, e.g. the macaroon's payment hash is not the invoice's. */
+  "INVALID_CHALLENGE",
+  /** The paid API misbehaved: unreachable, too slow, too large, too many redirects, refused a paid credential. */
+  "UPSTREAM_ERROR",
+  /** No BTC/USD rate younger than 10 minutes, so a USDC price cannot be converted to sats. */
+  "RATE_UNAVAILABLE",
   "INTERNAL",
 ] as const;
 

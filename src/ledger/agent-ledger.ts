@@ -1,30 +1,26 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
-import { isErrorCode, SatchelError } from "../errors";
+import { SatchelError } from "../errors";
 import { newId, random32Hex } from "../ids";
 import { decodeInvoice, isExpired } from "../lightning/bolt11";
-import { paymentHashOf, preimageMatches } from "../lightning/preimage";
+import { preimageMatches } from "../lightning/preimage";
 import { msat } from "../money";
 import { capture, type Result } from "../result";
 import { claimPayment, findInvoiceOwner, recordInvoiceOwner, releaseClaim } from "../store/invoices";
 import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
-import { supportsKeysend, walletFeeReserve, walletFor } from "../wallet/factory";
-import { failureHint } from "../wallet/wallet-errors";
+import { walletFor } from "../wallet/factory";
 import { checkSpend, hostAllowed, remaining, type BudgetPolicy, type SpendState } from "./policy";
 import { LEDGER_SCHEMA, LEDGER_UPGRADES, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
 import { entryView, policyOf, type AgentSnapshot, type EntryView, type PaymentView } from "./views";
 
-const DAY_MS = 86_400_000;
-/** Entries that count against spending limits: payments out, settled or still holding sats. */
-const SPENDING = "kind IN ('payment', 'internal') AND status IN ('reserved', 'pending', 'succeeded')";
+const DAY_MINUTES = 1440;
+const minuteOf = (ms: number): number => Math.floor(ms / 60_000);
 /** First look at a payment whose outcome is unknown; doubles up to an hour. */
 const RECONCILE_FIRST_MS = 30_000;
 const RECONCILE_MAX_MS = 3_600_000;
 /** A payment the wallet never heard of is released only this long after its invoice expired. */
 const UNKNOWN_RELEASE_GRACE_S = 600;
-/** How long a keysend the wallet never saw stays reserved before the reconciler may release it. */
-const KEYSEND_WINDOW_S = 600;
 
 /** Ledger ids of operators' treasuries (withdrawals) start with this; agent ids never do. */
 export const TREASURY_PREFIX = "trs_";
@@ -43,19 +39,6 @@ export interface PayRequest {
   host?: string;
   /** Recorded instead of the invoice's description, e.g. "L402 GET /fortune" for a paid API call. */
   memo?: string;
-}
-
-export interface KeysendLedgerRequest {
-  /** The payee node's public key, 66 hex characters. */
-  destination: string;
-  amountMsat: number;
-  /** Kept in the entry's description (shortened); the wallet gets it as a TLV record. */
-  message?: string;
-  tlvRecords?: { type: number; value: string }[];
-  maxPaymentMsat?: number;
-  idempotencyKey?: string;
-  sessionId?: string;
-  sessionLimitMsat?: number;
 }
 
 export interface InitRequest {
@@ -92,6 +75,7 @@ export class AgentLedger extends DurableObject<Env> {
         // Already applied: SQLite has no ADD COLUMN IF NOT EXISTS.
       }
     }
+    this.backfillSpendTotals();
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -435,7 +419,7 @@ export class AgentLedger extends DurableObject<Env> {
         });
       }
       const wallet = payee ? null : this.wallet(agent);
-      const feeLimitMsat = wallet ? await walletFeeReserve(wallet, msat(amountMsat)) : 0;
+      const feeLimitMsat = wallet ? wallet.feeReserveMsat(msat(amountMsat)) : 0;
       // A concurrent call with the same key may have finished while we awaited the lookup above.
       const late = this.replay(req);
       if (late) return late;
@@ -476,84 +460,6 @@ export class AgentLedger extends DurableObject<Env> {
     });
     await this.journal();
     return r;
-  }
-
-  /**
-   * Sends a keysend payment (no invoice). Satchel picks the preimage, so the payment hash is known
-   * before anything moves, and the payment then follows pay's path with the same reserve and
-   * applyOutcome: reserve amount + fee limit, pay, verify, settle, release, or keep it pending for
-   * the reconciler (which looks the payment up by that hash). Idempotent per idempotency key.
-   */
-  async keysend(req: KeysendLedgerRequest): Promise<Result<PaymentView>> {
-    const r = await capture(async () => {
-      const agent = this.requireAgent();
-      this.assertActive(agent);
-      const target = `keysend:${req.destination}:${req.amountMsat}`;
-      const replay = this.replayKeysend(req, target);
-      if (replay) return replay;
-      if (req.maxPaymentMsat !== undefined && req.amountMsat > req.maxPaymentMsat) {
-        throw new SatchelError("AMOUNT_TOO_LARGE", "The amount is above max_payment_sats.", {
-          details: { limit: "max_payment_sats" },
-        });
-      }
-      const wallet = this.wallet(agent);
-      if (!(await supportsKeysend(wallet))) {
-        throw new SatchelError("UNSUPPORTED", "The operator's wallet cannot send keysend payments.", {
-          hint: "Ask the payee for an invoice and use pay_invoice instead.",
-        });
-      }
-      const feeLimitMsat = await walletFeeReserve(wallet, msat(req.amountMsat));
-      const late = this.replayKeysend(req, target);
-      if (late) return late;
-      const preimage = random32Hex();
-      const paymentHash = paymentHashOf(preimage);
-      const entry = this.reserve({
-        req,
-        paymentHash,
-        invoice: target,
-        description: req.message ? `keysend: ${req.message.slice(0, 200)}` : "keysend",
-        // No invoice expires, but the request carries a NIP-40 expiration: after this window a wallet
-        // that never saw the payment cannot make it any more, so the reconciler may release it.
-        expiresAt: this.nowSeconds() + KEYSEND_WINDOW_S,
-        amountMsat: req.amountMsat,
-        feeLimitMsat,
-        payee: null,
-      });
-      this.inFlight.add(entry.id);
-      let outcome: PaymentOutcome;
-      try {
-        outcome = wallet.payKeysend
-          ? await wallet.payKeysend({
-              destination: req.destination,
-              amountMsat: msat(req.amountMsat),
-              preimage,
-              paymentHash,
-              tlvRecords: req.tlvRecords ?? [],
-              feeLimitMsat: msat(feeLimitMsat),
-            })
-          : { status: "failed", reason: "keysend unsupported", code: "UNSUPPORTED" };
-      } catch (e) {
-        console.warn("keysend outcome unknown", { entry: entry.id, error: errorName(e) });
-        outcome = { status: "pending" };
-      } finally {
-        this.inFlight.delete(entry.id);
-      }
-      return this.paymentResult(this.applyOutcome(entry.id, outcome), false, req.sessionId);
-    });
-    await this.journal();
-    return r;
-  }
-
-  private replayKeysend(req: KeysendLedgerRequest, target: string): PaymentView | null {
-    if (!req.idempotencyKey) return null;
-    const prior = this.byKey(req.idempotencyKey);
-    if (!prior) return null;
-    if (prior.invoice !== target) {
-      throw new SatchelError("INVALID_INPUT", "This idempotency_key was already used for a different payment.", {
-        hint: "Use a new idempotency_key for each distinct payment.",
-      });
-    }
-    return this.paymentResult(prior, true, req.sessionId);
   }
 
   /** The synchronous heart of the money path: re-check everything and write the reservation. */
@@ -612,6 +518,8 @@ export class AgentLedger extends DurableObject<Env> {
       p.amountMsat + p.feeLimitMsat,
       now,
     );
+    this.addSpend({ created_at: now, session_id: p.req.sessionId ?? null }, p.amountMsat + p.feeLimitMsat);
+    this.sql.exec("DELETE FROM spend_minutes WHERE minute < ?", minuteOf(now) - DAY_MINUTES - 1);
     // Scheduled in the same atomic write as the reservation: a crash right after still gets reconciled.
     this.scheduleAlarm(RECONCILE_FIRST_MS);
     return this.entry(id);
@@ -645,6 +553,7 @@ export class AgentLedger extends DurableObject<Env> {
         return this.entry(id);
       }
       const spent = e.amount_msat + outcome.feeMsat;
+      this.addSpend(e, spent - held);
       this.update(id, {
         status: "succeeded",
         fee_msat: outcome.feeMsat,
@@ -662,11 +571,12 @@ export class AgentLedger extends DurableObject<Env> {
     } else if (outcome.status === "failed") {
       this.update(id, {
         status: "failed",
-        error_code: outcome.code ?? "PAYMENT_FAILED",
+        error_code: "PAYMENT_FAILED",
         error_message: outcome.reason.slice(0, 200),
         settled_at: now,
       });
       this.sql.exec("UPDATE agent SET reserved_msat = reserved_msat - ?, updated_at = ?", held, now);
+      this.addSpend(e, -held);
       // A deleted agent keeps nothing: what a failed payment releases returns to the operator.
       if (this.requireAgent().status === "deleted")
         this.insertDebit(newId("ent"), "sweep", held, "released after deletion");
@@ -692,12 +602,8 @@ export class AgentLedger extends DurableObject<Env> {
 
   private paymentResult(e: EntryRow, replayed: boolean, sessionId?: string): PaymentView {
     if (e.status === "failed") {
-      // A wallet refusal keeps its own code (RATE_LIMITED, INSUFFICIENT_BALANCE, …); nothing was spent either way.
-      const code = isErrorCode(e.error_code) ? e.error_code : "PAYMENT_FAILED";
-      throw new SatchelError(code, `The payment failed: ${e.error_message ?? "unknown reason"}.`, {
-        hint:
-          (code === "PAYMENT_FAILED" ? undefined : failureHint(code)) ??
-          "Nothing was spent. Check the invoice with decode_invoice or ask the payee for a new one.",
+      throw new SatchelError("PAYMENT_FAILED", `The payment failed: ${e.error_message ?? "unknown reason"}.`, {
+        hint: "Nothing was spent. Check the invoice with decode_invoice or ask the payee for a new one.",
         details: { payment_id: e.id, payment_hash: e.payment_hash },
       });
     }
@@ -909,21 +815,15 @@ export class AgentLedger extends DurableObject<Env> {
 
   private spendState(sessionId?: string): SpendState {
     const a = this.requireAgent();
-    const committed = `COALESCE(SUM(CASE WHEN status = 'succeeded' THEN amount_msat + fee_msat
-      ELSE amount_msat + fee_limit_msat END), 0) AS v`;
     const daily = this.sql
       .exec<{ v: number }>(
-        `SELECT ${committed} FROM entries WHERE direction = 'out' AND created_at > ? AND ${SPENDING}`,
-        this.now() - DAY_MS,
+        "SELECT COALESCE(SUM(msat), 0) AS v FROM spend_minutes WHERE minute >= ?",
+        minuteOf(this.now()) - DAY_MINUTES,
       )
       .one().v;
     const session = sessionId
-      ? this.sql
-          .exec<{ v: number }>(
-            `SELECT ${committed} FROM entries WHERE session_id = ? AND direction = 'out' AND ${SPENDING}`,
-            sessionId,
-          )
-          .one().v
+      ? (this.sql.exec<{ msat: number }>("SELECT msat FROM session_spend WHERE session_id = ?", sessionId).toArray()[0]
+          ?.msat ?? 0)
       : 0;
     return {
       availableMsat: a.credited_msat - a.spent_msat - a.reserved_msat,
@@ -931,6 +831,45 @@ export class AgentLedger extends DurableObject<Env> {
       dailySpentMsat: daily,
       sessionSpentMsat: session,
     };
+  }
+
+  /** Ledgers written before the running totals existed rebuild them once from their entries. */
+  private backfillSpendTotals(): void {
+    if (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM spend_minutes").one().n > 0) return;
+    const held = `CASE WHEN status = 'succeeded' THEN amount_msat + fee_msat ELSE amount_msat + fee_limit_msat END`;
+    const spending = `direction = 'out' AND kind IN ('payment', 'internal') AND status IN ('reserved', 'pending', 'succeeded')`;
+    this.sql.exec(
+      `INSERT INTO spend_minutes (minute, msat) SELECT created_at / 60000, SUM(${held}) FROM entries
+       WHERE ${spending} AND created_at >= ? GROUP BY created_at / 60000`,
+      (minuteOf(Date.now()) - DAY_MINUTES - 1) * 60_000,
+    );
+    if (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM session_spend").one().n > 0) return;
+    this.sql.exec(
+      `INSERT INTO session_spend (session_id, msat) SELECT session_id, SUM(${held}) FROM entries
+       WHERE ${spending} AND session_id IS NOT NULL GROUP BY session_id`,
+    );
+  }
+
+  /**
+   * Keeps the rolling-window and per-session totals current as a payment's hold changes, so a
+   * reservation reads two small rows instead of scanning a day of history. Minute buckets are
+   * counted for a full 24 h after their minute began: a payment is released late, never early.
+   */
+  private addSpend(e: { created_at: number; session_id: string | null }, deltaMsat: number): void {
+    if (deltaMsat === 0) return;
+    const minute = minuteOf(e.created_at);
+    this.sql.exec(
+      "INSERT INTO spend_minutes (minute, msat) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET msat = msat + excluded.msat",
+      minute,
+      deltaMsat,
+    );
+    if (e.session_id !== null) {
+      this.sql.exec(
+        "INSERT INTO session_spend (session_id, msat) VALUES (?, ?) ON CONFLICT (session_id) DO UPDATE SET msat = msat + excluded.msat",
+        e.session_id,
+        deltaMsat,
+      );
+    }
   }
 
   private creditIncoming(e: EntryRow, amountMsat: number, preimage: string | null, payer: string | null): void {
@@ -1009,15 +948,22 @@ export class AgentLedger extends DurableObject<Env> {
     const next = this.journalChain.then(async () => {
       const agent = this.agentRow();
       if (!agent) return;
-      const rows = this.sql
-        .exec<EntryRow>("SELECT * FROM entries WHERE version > journaled_version ORDER BY created_at LIMIT 200")
-        .toArray();
-      if (rows.length === 0) return;
-      try {
-        await journalEntries(
-          this.env.DB,
-          rows.map((r) => toJournal(agent, r)),
-        );
+      // Bounded per call; a backlog left after a burst is finished by the alarm.
+      for (let batch = 0; batch < 10; batch++) {
+        const rows = this.sql
+          .exec<EntryRow>("SELECT * FROM entries WHERE version > journaled_version ORDER BY created_at LIMIT 200")
+          .toArray();
+        if (rows.length === 0) return;
+        try {
+          await journalEntries(
+            this.env.DB,
+            rows.map((r) => toJournal(agent, r)),
+          );
+        } catch (e) {
+          console.error("journal write failed; the alarm will retry", { error: errorName(e) });
+          this.scheduleAlarm(5_000);
+          return;
+        }
         for (const r of rows) {
           this.sql.exec(
             "UPDATE entries SET journaled_version = ? WHERE id = ? AND journaled_version < ?",
@@ -1026,10 +972,8 @@ export class AgentLedger extends DurableObject<Env> {
             r.version,
           );
         }
-      } catch (e) {
-        console.error("journal write failed; the alarm will retry", { error: errorName(e) });
-        this.scheduleAlarm(5_000);
       }
+      this.scheduleAlarm(1_000);
     });
     this.journalChain = next;
     return next;
@@ -1047,7 +991,13 @@ export class AgentLedger extends DurableObject<Env> {
    * Benchmark hook (development only): n reserve + settle cycles through the real bookkeeping,
    * with no wallet call, so `npm run bench` can time the ledger itself. Returns how many settled.
    */
-  async benchmarkReserveSettle(n: number): Promise<number> {
+  async benchmarkReserveSettle(n: number): Promise<Result<number>> {
+    const r = await capture(() => this.benchmarkCycles(n));
+    await this.journal();
+    return r;
+  }
+
+  private benchmarkCycles(n: number): number {
     if (!getConfig(this.env).development) throw new SatchelError("FORBIDDEN", "Development only.");
     let settled = 0;
     for (let i = 0; i < n; i++) {
@@ -1067,7 +1017,6 @@ export class AgentLedger extends DurableObject<Env> {
         settled++;
       }
     }
-    await this.journal();
     return settled;
   }
 

@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS entries (
   version INTEGER NOT NULL DEFAULT 1,
   journaled_version INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS spend_minutes (
+  minute INTEGER PRIMARY KEY,
+  msat INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_spend (
+  session_id TEXT PRIMARY KEY,
+  msat INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS l402_tokens (
   origin TEXT PRIMARY KEY,
   token TEXT NOT NULL,
@@ -53,9 +61,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS entries_idempotency ON entries(idempotency_key
 CREATE INDEX IF NOT EXISTS entries_hash ON entries(payment_hash, direction);
 CREATE INDEX IF NOT EXISTS entries_open ON entries(status) WHERE status IN ('reserved', 'pending', 'open');
 -- Covers the rolling-24h sum, so a reservation never reads the table rows.
-CREATE INDEX IF NOT EXISTS entries_spend ON entries(direction, created_at, kind, status, amount_msat, fee_msat, fee_limit_msat);
 DROP INDEX IF EXISTS entries_out_time;
-CREATE INDEX IF NOT EXISTS entries_session ON entries(session_id) WHERE session_id IS NOT NULL;
+DROP INDEX IF EXISTS entries_spend;
 CREATE INDEX IF NOT EXISTS entries_unjournaled ON entries(id) WHERE version > journaled_version;
 `;
 

@@ -3,7 +3,7 @@ import { resolveAgent } from "../accounts/agents";
 import { authenticate } from "../auth/authenticate";
 import { getConfig } from "../config";
 import { SatchelError } from "../errors";
-import { ledgerStub } from "../ledger/client";
+import { call, ledgerStub } from "../ledger/client";
 import { FAKE_NETWORK_NAME } from "../wallet/fake";
 
 /** Development-only routes (404 in production); each needs an operator key. */
@@ -34,7 +34,7 @@ dev.post("/bench/ledger", async (c) => {
   const n = typeof body.n === "number" && Number.isInteger(body.n) && body.n > 0 && body.n <= 100_000 ? body.n : 1000;
   try {
     const agentId = await resolveAgent(c.env, principal, typeof body.agent_id === "string" ? body.agent_id : undefined);
-    const settled = await ledgerStub(c.env, agentId).benchmarkReserveSettle(n);
+    const settled = await call(ledgerStub(c.env, agentId).benchmarkReserveSettle(n));
     return c.json({ n, settled });
   } catch (e) {
     return c.json({ error: e instanceof SatchelError ? e.toJSON() : "internal" }, 400);

@@ -55,7 +55,7 @@ describe("concurrent payments racing one budget", () => {
     expect(budget.remaining.lifetime_sats).toBe(0);
   });
 
-  it("the same race against a 100-sat daily limit, which frees up after 24 hours", async () => {
+  it("the same race against a 100-sat daily limit, which frees up 24 hours later", async () => {
     const { principal: op } = await newOperator();
     const { agentId, principal } = await newAgent(op, { daily_limit_sats: 100 });
     const invoices = await Promise.all(Array.from({ length: 50 }, () => merchantInvoice(10)));
@@ -66,9 +66,20 @@ describe("concurrent payments racing one budget", () => {
     expect((refused.structuredContent as { details: { limit: string } }).details.limit).toBe("daily");
     await expectAgreement(op.operatorId, agentId, 100, before);
 
-    const day = 24 * 3600 * 1000 + 1000;
+    // The window counts whole minutes for a full 24 h: a payment is released late, never early.
+    await ledgerStub(env, agentId).skewClock(24 * 3600 * 1000 - 60_000);
+    expect(
+      codeOf(
+        await tool(principal, "pay_invoice", {
+          invoice: await merchantInvoice(10, { nowMs: Date.now() + 86_340_000 }),
+        }),
+      ),
+    ).toBe("BUDGET_EXCEEDED");
+    const day = 24 * 3600 * 1000 + 61_000 - (24 * 3600 * 1000 - 60_000);
     await ledgerStub(env, agentId).skewClock(day);
-    ok(await tool(principal, "pay_invoice", { invoice: await merchantInvoice(10, { nowMs: Date.now() + day }) }));
+    ok(
+      await tool(principal, "pay_invoice", { invoice: await merchantInvoice(10, { nowMs: Date.now() + 86_461_000 }) }),
+    );
   });
 
   it("a per-payment limit refuses every larger payment, whatever the order", async () => {

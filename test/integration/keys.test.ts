@@ -11,10 +11,14 @@ const EVERYONE = ["decode_invoice", "get_info", "whoami"];
 const AGENT = [
   "check_balance",
   "create_invoice",
+  "create_l402_challenge",
   "get_budget_status",
   "get_invoice_status",
   "get_transactions",
   "pay_invoice",
+  "pay_l402_api",
+  "pay_l402_challenge",
+  "verify_l402_payment",
 ];
 const OPERATOR = [
   "configure_budget",

@@ -185,12 +185,16 @@ async function authorize(
 const AGENT_TOOLS = [
   "check_balance",
   "create_invoice",
+  "create_l402_challenge",
   "decode_invoice",
   "get_budget_status",
   "get_info",
   "get_invoice_status",
   "get_transactions",
   "pay_invoice",
+  "pay_l402_api",
+  "pay_l402_challenge",
+  "verify_l402_payment",
   "whoami",
 ];
 

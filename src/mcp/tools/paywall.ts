@@ -1,0 +1,233 @@
+import { z } from "zod";
+import { agentIssuer, createChallenge, verifyCredential } from "../../paywall/challenge";
+import { isReservedHeader } from "../../paywall/http";
+import { payApi, payChallenge, type PayContext } from "../../paywall/pay";
+import { iso } from "../format";
+import { IdempotencyKey, Sats } from "../schemas";
+import { defineTool, type ToolContext } from "../tool";
+
+/** The agent's paying context; a per-connection cap travels on OAuth principals. */
+function payContext(ctx: ToolContext): PayContext {
+  const cap = (ctx.principal as { connectionCapSats?: unknown }).connectionCapSats;
+  return {
+    env: ctx.env,
+    agentId: ctx.agentId!,
+    operatorId: ctx.principal.operatorId,
+    sessionId: ctx.sessionId,
+    ...(typeof cap === "number" ? { sessionLimitMsat: cap * 1000 } : {}),
+  };
+}
+
+const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, "an HTTP header name");
+const Headers = z
+  .record(
+    HeaderName,
+    z
+      .string()
+      .max(2048)
+      .regex(/^[^\r\n]*$/, "no line breaks"),
+  )
+  .refine((h) => Object.keys(h).length <= 20, "at most 20 headers")
+  .refine((h) => Object.keys(h).every((k) => !isReservedHeader(k)), {
+    message: "Authorization, Host, payment and framing headers are set by Satchel",
+  });
+
+const PayApiOutput = z.object({
+  url: z.string().describe("The URL that answered (after redirects)"),
+  status: z.number().describe("HTTP status of the final answer"),
+  headers: z.record(z.string(), z.string()).describe("Selected response headers"),
+  body: z.unknown().describe("JSON as JSON, text as text, binary as a summary; null when empty"),
+  body_type: z.enum(["json", "text", "binary", "empty"]),
+  body_bytes: z.number(),
+  truncated: z.boolean(),
+  note: z.string().nullable(),
+  dry_run: z.boolean(),
+  paid: z.boolean().describe("A payment was made by this call"),
+  payment_protocol: z.enum(["l402", "x402", "x402-lightning"]).nullable(),
+  token_reused: z.boolean().describe("A cached L402 token was accepted: nothing paid"),
+  price_sats: z.number().nullable(),
+  would_pay: z.boolean().nullable().describe("dry_run only: whether a real call would pay"),
+  refusal: z.object({ code: z.string(), message: z.string() }).nullable(),
+  amount_sats: z.number(),
+  fee_sats: z.number(),
+  total_sats: z.number(),
+  payment_id: z.string().nullable(),
+  payment_hash: z.string().nullable(),
+  preimage: z.string().nullable(),
+  budget_remaining_sats: z.number(),
+  usdc_amount: z.string().nullable().describe("X402 over USDC: the price in USDC"),
+  btc_usd_rate: z.number().nullable().describe("X402 over USDC: the BTC/USD rate used"),
+  spread_percent: z.number().nullable(),
+  replayed: z.boolean().describe("The first result of this idempotency_key, returned again"),
+});
+
+const payL402Api = defineTool({
+  name: "pay_l402_api",
+  title: "Call a paid API",
+  description:
+    "Requests an HTTP(S) URL and, if it answers 402 Payment Required, pays it within your limits and returns the real answer. " +
+    "Speaks L402/LSAT (Lightning) and X402 (USDC on Base, or Lightning); L402 wins when both are offered. " +
+    "The challenge is checked before paying (invoice valid, priced, not expired, at most max_payment_sats, macaroon bound to the invoice). " +
+    "Tokens are cached per site and reused, so repeat calls usually pay nothing. Use dry_run to see the price without paying. " +
+    "Errors after a payment carry the payment and credential in details: never pay again blindly.",
+  audience: "agent",
+  input: z.strictObject({
+    url: z.string().min(8).max(2048).describe("https:// URL (plain http only to localhost in development)"),
+    method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).default("GET"),
+    headers: Headers.default({}).describe("Extra request headers (not Authorization)"),
+    body: z.string().max(65_536).optional().describe("Request body for POST, PUT, PATCH"),
+    max_payment_sats: Sats.optional().describe(
+      "Refuse to pay more than this for this call. Default: your per-payment limit, else 1000",
+    ),
+    idempotency_key: IdempotencyKey.optional(),
+    dry_run: z.boolean().default(false).describe("Report the protocol and price; pay nothing"),
+  }),
+  output: PayApiOutput,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  async run(ctx, a) {
+    return payApi(payContext(ctx), {
+      url: a.url,
+      method: a.method,
+      headers: a.headers,
+      ...(a.body === undefined ? {} : { body: a.body }),
+      ...(a.max_payment_sats === undefined ? {} : { maxPaymentSats: a.max_payment_sats }),
+      ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
+      dryRun: a.dry_run,
+    });
+  },
+});
+
+const Macaroon = z
+  .string()
+  .trim()
+  .min(4)
+  .max(8192)
+  .regex(/^[A-Za-z0-9+/=_.,-]+$/, "base64 macaroon");
+
+const payL402Challenge = defineTool({
+  name: "pay_l402_challenge",
+  title: "Pay an L402 challenge",
+  description:
+    "Pays the invoice of an L402 challenge (invoice + macaroon) you already hold, after checking it, and returns the credential " +
+    "`macaroon:preimage` and the Authorization header value to present. Use pay_l402_api instead when you have the URL.",
+  audience: "agent",
+  input: z.strictObject({
+    invoice: z.string().trim().min(10).max(4096).describe("The challenge's BOLT 11 invoice"),
+    macaroon: Macaroon.describe("The challenge's macaroon (base64)"),
+    max_payment_sats: Sats.optional().describe(
+      "Refuse if the invoice asks more. Default: your per-payment limit, else 1000",
+    ),
+    idempotency_key: IdempotencyKey.optional(),
+  }),
+  output: z.object({
+    token: z.string().describe("macaroon:preimage"),
+    authorization: z.string().describe("The Authorization header value: L402 macaroon:preimage"),
+    amount_sats: z.number(),
+    fee_sats: z.number(),
+    total_sats: z.number(),
+    payment_id: z.string(),
+    payment_hash: z.string().nullable(),
+    preimage: z.string(),
+    budget_remaining_sats: z.number(),
+    replayed: z.boolean(),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  async run(ctx, a) {
+    return payChallenge(payContext(ctx), {
+      invoice: a.invoice,
+      macaroon: a.macaroon,
+      ...(a.max_payment_sats === undefined ? {} : { maxPaymentSats: a.max_payment_sats }),
+      ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
+    });
+  },
+});
+
+const Resource = z
+  .string()
+  .trim()
+  .min(1)
+  .max(256)
+  .regex(/^[^\r\n\0]+$/, "one line");
+
+const createL402Challenge = defineTool({
+  name: "create_l402_challenge",
+  title: "Create an L402 challenge",
+  description:
+    "Charges someone for a resource with L402: creates an invoice in your name and a macaroon bound to it (caveats: service, resource, expiry). " +
+    "Give the payer the invoice and macaroon (or the www_authenticate value); they pay and present `L402 <macaroon>:<preimage>`. " +
+    "Check what they present with verify_l402_payment. Paid sats join your balance.",
+  audience: "agent",
+  input: z.strictObject({
+    resource: Resource.describe("What is being sold: a URL, a service name or a short description"),
+    price_sats: Sats,
+    description: z.string().max(500).optional().describe("Shown on the invoice; defaults to the resource"),
+    expiry_seconds: z.number().int().min(60).max(604_800).default(3600),
+  }),
+  output: z.object({
+    invoice: z.string(),
+    macaroon: z.string(),
+    payment_hash: z.string(),
+    price_sats: z.number(),
+    resource: z.string(),
+    expires_at: z.string(),
+    www_authenticate: z.string().describe("The header value a server would answer a 402 with"),
+    instructions: z.string(),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async run(ctx, a) {
+    const c = await createChallenge(ctx.env, agentIssuer(ctx.env, ctx.agentId!), {
+      resource: a.resource,
+      priceSats: a.price_sats,
+      description: a.description ?? `L402: ${a.resource}`.slice(0, 500),
+      expirySeconds: a.expiry_seconds,
+    });
+    return {
+      invoice: c.invoice,
+      macaroon: c.macaroon,
+      payment_hash: c.paymentHash,
+      price_sats: a.price_sats,
+      resource: a.resource,
+      expires_at: iso(c.expiresAt * 1000)!,
+      www_authenticate: c.header,
+      instructions:
+        "The payer pays the invoice and presents `Authorization: L402 <macaroon>:<preimage>`; check it with verify_l402_payment.",
+    };
+  },
+});
+
+const verifyL402Payment = defineTool({
+  name: "verify_l402_payment",
+  title: "Verify an L402 payment",
+  description:
+    "Checks an L402 credential presented to you (`L402 <macaroon>:<preimage>`, `LSAT …` or bare `macaroon:preimage`) against a challenge you created: " +
+    "signature, preimage, caveats, expiry, and that your invoice was actually paid. Returns valid or invalid with the reason.",
+  audience: "agent",
+  input: z.strictObject({
+    token: z.string().trim().min(10).max(9000).describe("The credential the payer presented"),
+    resource: Resource.optional().describe("If given, the token must have been issued for exactly this resource"),
+  }),
+  output: z.object({
+    valid: z.boolean(),
+    reason: z.string(),
+    message: z.string(),
+    payment_hash: z.string().nullable(),
+    resource: z.string().nullable(),
+    expires_at: z.string().nullable(),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async run(ctx, a) {
+    const v = await verifyCredential(ctx.env, agentIssuer(ctx.env, ctx.agentId!), a.token, {
+      ...(a.resource === undefined ? {} : { resource: a.resource }),
+    });
+    return {
+      valid: v.valid,
+      reason: v.reason,
+      message: v.message,
+      payment_hash: v.paymentHash,
+      resource: v.resource,
+      expires_at: v.expiresAt === null ? null : iso(v.expiresAt * 1000),
+    };
+  },
+});
+
+export const paywallTools = [payL402Api, payL402Challenge, createL402Challenge, verifyL402Payment];

@@ -1,0 +1,48 @@
+// The paywall's settings, parsed once from the Worker environment (vars and secrets). Kept beside the
+// code that uses them; the shape matches src/config.ts so the two can be merged.
+import { z } from "zod";
+import { getConfig } from "../config";
+
+/**
+ * Development-only L402 root key, used when L402_ROOT_KEY is not set and SATCHEL_ENV=development.
+ * Public on purpose: it protects fake money only. Production refuses to issue challenges without
+ * a real secret.
+ */
+export const DEV_L402_ROOT_KEY = "satchel-development-l402-root-key-not-secret";
+export const DEFAULT_RATE_SOURCE_URL = "https://api.coingecko.com/api/v3/simple/price?ids=bitcoin&vs_currencies=usd";
+
+const Schema = z.object({
+  L402_ROOT_KEY: z.string().min(32).max(512).optional(),
+  RATE_SOURCE_URL: z.url().default(DEFAULT_RATE_SOURCE_URL),
+  X402_SPREAD_PERCENT: z.coerce.number().min(0).max(20).default(1),
+});
+
+export interface PaywallConfig {
+  /** Master secret every L402 root key is derived from; null when challenges cannot be issued. */
+  l402RootKey: string | null;
+  /** Answers `{"bitcoin":{"usd":N}}` (CoinGecko's simple-price shape). */
+  rateSourceUrl: string;
+  /** Added to the converted sats price of an X402 USDC payment, in percent. */
+  spreadPercent: number;
+}
+
+const cache = new WeakMap<object, PaywallConfig>();
+
+export function paywallConfig(env: Env): PaywallConfig {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const raw = env as unknown as Record<string, unknown>;
+  const blank = (v: unknown) => (v === "" ? undefined : v);
+  const p = Schema.parse({
+    L402_ROOT_KEY: blank(raw.L402_ROOT_KEY),
+    RATE_SOURCE_URL: blank(raw.RATE_SOURCE_URL),
+    X402_SPREAD_PERCENT: blank(raw.X402_SPREAD_PERCENT),
+  });
+  const c: PaywallConfig = {
+    l402RootKey: p.L402_ROOT_KEY ?? (getConfig(env).development ? DEV_L402_ROOT_KEY : null),
+    rateSourceUrl: p.RATE_SOURCE_URL,
+    spreadPercent: p.X402_SPREAD_PERCENT,
+  };
+  cache.set(env, c);
+  return c;
+}
