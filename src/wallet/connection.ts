@@ -198,7 +198,7 @@ export async function saveWalletConnection(
     .run();
   if (r.meta.changes !== 1) throw new SatchelError("NOT_FOUND", "No such operator.");
   return secret === null
-    ? { type: "fake", description: "built-in fake wallet", readable: true }
+    ? { type: "fake", description: "simulated Lightning network, no real sats", readable: true }
     : { type: secret.type, description: describe(secret), readable: true };
 }
 
@@ -214,7 +214,8 @@ async function storedRow(env: Env, operatorId: string) {
 /** The operator's connection: its type and a redacted description, never the secret. */
 export async function getWalletConnection(env: Env, operatorId: string): Promise<WalletConnectionView> {
   const { type, sealed } = await storedRow(env, operatorId);
-  if (type === "fake" || sealed === null) return { type: "fake", description: "built-in fake wallet", readable: true };
+  if (type === "fake" || sealed === null)
+    return { type: "fake", description: "simulated Lightning network, no real sats", readable: true };
   try {
     return { type, description: describe(await open(env, operatorId, type, sealed)), readable: true };
   } catch {

@@ -90,6 +90,8 @@ export function keysBody(d: {
   session: WebSession;
   keys: KeyRecord[];
   agents: Map<string, { name: string; status: string }>;
+  /** A development server also accepts its configured DEV_OPERATOR_KEY, which is not an issued key. */
+  development: boolean;
 }): SafeHtml {
   const rows = d.keys.map((k) => {
     const live = k.revoked_at === null;
@@ -158,7 +160,15 @@ export function keysBody(d: {
     <p class="small muted">
       An operator key has full access to every agent: keep it out of agents' hands. Rotating a key revokes it at once
       and shows its replacement.
-    </p>`;
+    </p>
+    ${
+      d.development
+        ? html`<p class="small muted">
+            This development server also accepts its configured <span class="mono">DEV_OPERATOR_KEY</span>, which is not
+            listed here and cannot be rotated from the dashboard.
+          </p>`
+        : ""
+    }`;
 }
 
 export interface WalletData {

@@ -69,7 +69,9 @@ th { font-size:12px; color:var(--muted); font-weight:600; text-transform:upperca
 tr:last-child td { border-bottom:none; }
 td.num, th.num { text-align:right; white-space:nowrap; }
 td.actions { white-space:nowrap; text-align:right; }
-td.actions form { display:inline; margin:0; }
+td.actions form { display:inline-block; vertical-align:middle; margin:0 0 0 6px; }
+td.actions .button { vertical-align:middle; }
+td.nowrap { white-space:nowrap; }
 .table-wrap { overflow-x:auto; }
 .mono { font-family:var(--mono); font-size:12px; }
 .muted { color:var(--muted); }
@@ -83,11 +85,13 @@ label { display:block; font-weight:600; margin:10px 0 4px; font-size:13px; }
 label.check { display:flex; gap:8px; align-items:center; font-weight:400; }
 input[type=text], input[type=number], input[type=password], input[type=date], input[type=url], textarea, select {
   width:100%; padding:8px 10px; border:1px solid #d4d6dd; border-radius:8px; font:inherit; background:#fff; color:var(--fg); }
+input[type=text], input[type=number], input[type=password], input[type=date], input[type=url], select { height:38px; }
 input:focus, textarea:focus, select:focus { outline:2px solid #f7931a55; border-color:var(--accent); }
 textarea { min-height:56px; resize:vertical; }
 .grid2 { display:grid; grid-template-columns:1fr 1fr; gap:0 14px; }
 .grid3 { display:grid; grid-template-columns:repeat(3, 1fr); gap:0 14px; }
 .filters { display:grid; grid-template-columns:repeat(auto-fit, minmax(150px, 1fr)); gap:0 12px; align-items:end; }
+.filters .row { padding-bottom:0; }
 .hint { font-size:12px; color:var(--muted); margin-top:3px; }
 button, .button { display:inline-block; padding:8px 14px; border-radius:8px; border:1px solid var(--accent-dark); background:var(--accent); color:#fff;
   font:inherit; font-weight:600; cursor:pointer; text-decoration:none; line-height:1.3; }
@@ -98,6 +102,7 @@ button.danger-outline { background:#fff; color:var(--danger); border-color:var(-
 button.small, .button.small { padding:4px 10px; font-size:12px; }
 button.link { background:none; border:none; color:var(--muted); padding:0; font-weight:400; text-decoration:underline; }
 .row { display:flex; gap:10px; align-items:center; flex-wrap:wrap; }
+.row input[type=number], .row input[type=text] { flex:1; width:auto; min-width:140px; }
 .actions { display:flex; gap:10px; margin-top:14px; flex-wrap:wrap; align-items:center; }
 .notice, .error, .warning { padding:10px 14px; border-radius:10px; margin:0 0 16px; }
 .notice { background:var(--ok-soft); border:1px solid #a8d5b2; color:#14512a; }
@@ -127,6 +132,7 @@ export function dashboardPage(p: DashboardPage): Response {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <link rel="icon" href="data:," />
         <title>${p.title} · Satchel</title>
         <style nonce="${nonce}">
           ${new SafeHtml(STYLE)}

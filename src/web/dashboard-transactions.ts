@@ -66,7 +66,7 @@ export function transactionsTable(rows: JournalRow[], names: Map<string, string>
   const body = rows.map((r) => {
     const other = r.host ?? r.counterparty ?? "";
     return html`<tr>
-      <td class="small">${when(r.created_at)}</td>
+      <td class="small nowrap">${when(r.created_at)}</td>
       ${agentColumn ? html`<td>${names.has(r.agent_id) ? html`<a href="/agents/${r.agent_id}">${names.get(r.agent_id)}</a>` : html`<span class="mono muted">${r.agent_id}</span>`}</td>` : ""}
       <td>${r.direction === "out" ? "↑ out" : "↓ in"}</td>
       <td>${r.kind}</td>

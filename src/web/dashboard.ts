@@ -37,6 +37,7 @@ import { agentDirectory, agentWithSnapshot, dailySpendingByAgent, emptySeries } 
 import * as ops from "../accounts/operator";
 import { oauthHelpers } from "../auth/oauth";
 import { getSession, verifyCsrf, type WebSession } from "../auth/session";
+import { getConfig } from "../config";
 import { SatchelError } from "../errors";
 import * as accounts from "../store/accounts";
 import { listTransactions } from "../store/journal";
@@ -557,7 +558,12 @@ dashboard.get(
     return render(c, s, {
       title: "API keys",
       tab: "keys",
-      body: keysBody({ session: s, keys: keys.slice(0, 500), agents: directory }),
+      body: keysBody({
+        session: s,
+        keys: keys.slice(0, 500),
+        agents: directory,
+        development: getConfig(c.env).development,
+      }),
     });
   }),
 );
