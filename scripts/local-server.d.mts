@@ -25,6 +25,8 @@ export interface LocalServerOptions {
   snapshot?: boolean;
   /** Receives wrangler's stdout lines as they arrive. */
   log?: (line: string) => void;
+  /** Extra Worker vars for this server only, e.g. { WALLET_SECRET_KEY: "…" }. */
+  vars?: Record<string, string>;
 }
 
 export function startLocalServer(options?: LocalServerOptions): Promise<LocalServer>;

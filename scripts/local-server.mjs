@@ -132,7 +132,10 @@ export async function startLocalServer(options = {}) {
   const persistDir = join(dir, "state");
   const devKey = `sat_op_dev_${randomBytes(20).toString("hex")}`;
   const envFile = join(dir, "dev.env");
-  writeFileSync(envFile, `SATCHEL_ENV=development\nDEV_OPERATOR_KEY=${devKey}\n`, { mode: 0o600 });
+  // options.vars: extra Worker vars for this server only (e.g. WALLET_SECRET_KEY, NWC timeouts in the wallet tests).
+  const extraVars = Object.entries(options.vars ?? {});
+  const envLines = [`SATCHEL_ENV=development`, `DEV_OPERATOR_KEY=${devKey}`, ...extraVars.map(([k, v]) => `${k}=${v}`)];
+  writeFileSync(envFile, `${envLines.join("\n")}\n`, { mode: 0o600 });
   const env = wranglerEnv(dir);
   const cleanupDir = () => rmSync(dir, { recursive: true, force: true });
 
@@ -179,6 +182,7 @@ export async function startLocalServer(options = {}) {
     "SATCHEL_ENV:development",
     "--var",
     `DEV_OPERATOR_KEY:${devKey}`,
+    ...extraVars.flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     "--show-interactive-dev-session=false",
     "--log-level",
     "log",

@@ -189,22 +189,20 @@ export async function startLab(): Promise<Lab> {
       return { result: undefined, error: { code: "PAYMENT_FAILED", message: r.reason } };
     };
     const unsub = await service.subscribe(keypair, {
-      getInfo: async () =>
-        s.kind === "silent"
-          ? never
-          : {
-              result: {
-                alias: `lab ${s.kind} wallet`,
-                color: "#000000",
-                pubkey: network.node(id).pubkey,
-                network: "regtest",
-                block_height: 1,
-                block_hash: "00".repeat(32),
-                methods: methods as never,
-                notifications: ["payment_received", "payment_sent"],
-              },
-              error: undefined,
-            },
+      // A "silent" wallet answers everything but payments, so it can be connected first.
+      getInfo: async () => ({
+        result: {
+          alias: `lab ${s.kind} wallet`,
+          color: "#000000",
+          pubkey: network.node(id).pubkey,
+          network: "regtest",
+          block_height: 1,
+          block_hash: "00".repeat(32),
+          methods: methods as never,
+          notifications: ["payment_received", "payment_sent"],
+        },
+        error: undefined,
+      }),
       getBalance: async () => ({ result: { balance: network.node(id).balanceMsat }, error: undefined }),
       makeInvoice: async (p) => {
         const inv = network.makeInvoice(id, {
@@ -565,7 +563,10 @@ export async function startLab(): Promise<Lab> {
         return { invoice: inv.invoice, payment_hash: inv.paymentHash };
       }
       case "node":
+        network.node(String(b.node), Number(b.start_msat ?? 0));
         return { pubkey: network.node(String(b.node)).pubkey, balance_msat: network.node(String(b.node)).balanceMsat };
+      case "pay":
+        return network.payInvoice(String(b.node), String(b.invoice));
       case "mode":
         network.node(String(b.node)).mode = b.mode as PayMode;
         return { ok: true };
