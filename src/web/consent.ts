@@ -90,9 +90,9 @@ consent.get("/authorize", async (c) => {
   const active = agents.filter((a) => a.record.status === "active");
   const redirectSource = cspSourceFor(details.redirectUri);
   const agentChoices: SafeHtml[] = active.map(
-    (a, i) =>
+    (a) =>
       html`<label class="inline"
-        ><input type="radio" name="agent" value="${a.record.id}" ${i === 0 ? "checked" : ""} />
+        ><input type="radio" name="agent" value="${a.record.id}" />
         <span><strong>${a.record.name}</strong><br /><span class="hint">${agentSummary(a.snapshot)}</span></span></label
       >`,
   );
@@ -121,10 +121,8 @@ consent.get("/authorize", async (c) => {
     </div>
     <div class="card">
       <h2>Which agent will it act as?</h2>
-      ${agentChoices}
       <label class="inline"
-        ><input type="radio" name="agent" value="new" ${active.length === 0 ? "checked" : ""} />
-        <span><strong>Create a new agent</strong></span></label
+        ><input type="radio" name="agent" value="new" checked /> <span><strong>Create a new agent</strong></span></label
       >
       <label for="new_agent_name">New agent's name</label>
       <input
@@ -135,6 +133,12 @@ consent.get("/authorize", async (c) => {
         value="${details.clientName.slice(0, 100)}"
       />
       <p class="hint">A new agent starts with no balance: fund it from the dashboard or with fund_agent.</p>
+      ${
+        agentChoices.length
+          ? html`<p class="muted">Or one of your agents:</p>
+              ${agentChoices}`
+          : html``
+      }
     </div>
     <div class="card">
       <h2>Limits</h2>
