@@ -591,6 +591,29 @@ describe("recovery", () => {
   });
 });
 
+describe("an origin that cannot host OAuth (plain http off loopback)", () => {
+  it("still accepts API keys and answers 401 without pointing at OAuth metadata", async () => {
+    const { key } = await newOperator();
+    const post = (bearer: string | null) =>
+      SELF.fetch("http://satchel.internal/mcp", {
+        method: "POST",
+        headers: {
+          host: "satchel.internal",
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
+      });
+    expect((await post(key)).status).toBe(200);
+    const denied = await post(null);
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get("www-authenticate")).toMatch(/^Bearer /);
+    expect(denied.headers.get("www-authenticate")).not.toContain("resource_metadata");
+    expect((await SELF.fetch("http://satchel.internal/.well-known/oauth-authorization-server")).status).toBe(404);
+  });
+});
+
 describe("development sign-in", () => {
   it("exists only in development mode", async () => {
     const page = await (await new Browser().fetch("/sign-in")).text();
