@@ -327,9 +327,19 @@ describe("authorization code flow", () => {
 
   it("stops a grant's tokens when its agent is disabled", async () => {
     const b = await devSignedIn();
-    const { tokens } = await authorize(b);
+    const { tokens, clientId } = await authorize(b);
     const agentId = (await whoami(tokens.access_token)).agent_id as string;
     await setAgentStatus(env.DB, agentId, "disabled");
+    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    // A refresh for a disabled agent fails, and ends the grant for good.
+    const refresh = await token({
+      grant_type: "refresh_token",
+      refresh_token: tokens.refresh_token,
+      client_id: clientId,
+    });
+    expect(refresh.status).toBe(400);
+    expect(await refresh.json()).toMatchObject({ error: "invalid_grant" });
+    await setAgentStatus(env.DB, agentId, "active");
     expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
   });
 
