@@ -1,15 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
-import { SatchelError } from "../errors";
+import { isErrorCode, SatchelError } from "../errors";
 import { newId, random32Hex } from "../ids";
 import { decodeInvoice, isExpired } from "../lightning/bolt11";
-import { preimageMatches } from "../lightning/preimage";
+import { paymentHashOf, preimageMatches } from "../lightning/preimage";
 import { msat } from "../money";
 import { capture, type Result } from "../result";
 import { claimPayment, findInvoiceOwner, recordInvoiceOwner, releaseClaim } from "../store/invoices";
 import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
-import { walletFor } from "../wallet/factory";
+import { supportsKeysend, walletFeeReserve, walletFor } from "../wallet/factory";
+import { failureHint } from "../wallet/wallet-errors";
 import { checkSpend, hostAllowed, remaining, type BudgetPolicy, type SpendState } from "./policy";
 import { LEDGER_SCHEMA, LEDGER_UPGRADES, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
 import { entryView, policyOf, type AgentSnapshot, type EntryView, type PaymentView } from "./views";
@@ -21,6 +22,8 @@ const RECONCILE_FIRST_MS = 30_000;
 const RECONCILE_MAX_MS = 3_600_000;
 /** A payment the wallet never heard of is released only this long after its invoice expired. */
 const UNKNOWN_RELEASE_GRACE_S = 600;
+/** How long a keysend the wallet never saw stays reserved before the reconciler may release it. */
+const KEYSEND_WINDOW_S = 600;
 
 /** Ledger ids of operators' treasuries (withdrawals) start with this; agent ids never do. */
 export const TREASURY_PREFIX = "trs_";
@@ -39,6 +42,19 @@ export interface PayRequest {
   host?: string;
   /** Recorded instead of the invoice's description, e.g. "L402 GET /fortune" for a paid API call. */
   memo?: string;
+}
+
+export interface KeysendLedgerRequest {
+  /** The payee node's public key, 66 hex characters. */
+  destination: string;
+  amountMsat: number;
+  /** Kept in the entry's description (shortened); the wallet gets it as a TLV record. */
+  message?: string;
+  tlvRecords?: { type: number; value: string }[];
+  maxPaymentMsat?: number;
+  idempotencyKey?: string;
+  sessionId?: string;
+  sessionLimitMsat?: number;
 }
 
 export interface InitRequest {
@@ -419,7 +435,7 @@ export class AgentLedger extends DurableObject<Env> {
         });
       }
       const wallet = payee ? null : this.wallet(agent);
-      const feeLimitMsat = wallet ? wallet.feeReserveMsat(msat(amountMsat)) : 0;
+      const feeLimitMsat = wallet ? await walletFeeReserve(wallet, msat(amountMsat)) : 0;
       // A concurrent call with the same key may have finished while we awaited the lookup above.
       const late = this.replay(req);
       if (late) return late;
@@ -460,6 +476,84 @@ export class AgentLedger extends DurableObject<Env> {
     });
     await this.journal();
     return r;
+  }
+
+  /**
+   * Sends a keysend payment (no invoice). Satchel picks the preimage, so the payment hash is known
+   * before anything moves, and the payment then follows pay's path with the same reserve and
+   * applyOutcome: reserve amount + fee limit, pay, verify, settle, release, or keep it pending for
+   * the reconciler (which looks the payment up by that hash). Idempotent per idempotency key.
+   */
+  async keysend(req: KeysendLedgerRequest): Promise<Result<PaymentView>> {
+    const r = await capture(async () => {
+      const agent = this.requireAgent();
+      this.assertActive(agent);
+      const target = `keysend:${req.destination}:${req.amountMsat}`;
+      const replay = this.replayKeysend(req, target);
+      if (replay) return replay;
+      if (req.maxPaymentMsat !== undefined && req.amountMsat > req.maxPaymentMsat) {
+        throw new SatchelError("AMOUNT_TOO_LARGE", "The amount is above max_payment_sats.", {
+          details: { limit: "max_payment_sats" },
+        });
+      }
+      const wallet = this.wallet(agent);
+      if (!(await supportsKeysend(wallet))) {
+        throw new SatchelError("UNSUPPORTED", "The operator's wallet cannot send keysend payments.", {
+          hint: "Ask the payee for an invoice and use pay_invoice instead.",
+        });
+      }
+      const feeLimitMsat = await walletFeeReserve(wallet, msat(req.amountMsat));
+      const late = this.replayKeysend(req, target);
+      if (late) return late;
+      const preimage = random32Hex();
+      const paymentHash = paymentHashOf(preimage);
+      const entry = this.reserve({
+        req,
+        paymentHash,
+        invoice: target,
+        description: req.message ? `keysend: ${req.message.slice(0, 200)}` : "keysend",
+        // No invoice expires, but the request carries a NIP-40 expiration: after this window a wallet
+        // that never saw the payment cannot make it any more, so the reconciler may release it.
+        expiresAt: this.nowSeconds() + KEYSEND_WINDOW_S,
+        amountMsat: req.amountMsat,
+        feeLimitMsat,
+        payee: null,
+      });
+      this.inFlight.add(entry.id);
+      let outcome: PaymentOutcome;
+      try {
+        outcome = wallet.payKeysend
+          ? await wallet.payKeysend({
+              destination: req.destination,
+              amountMsat: msat(req.amountMsat),
+              preimage,
+              paymentHash,
+              tlvRecords: req.tlvRecords ?? [],
+              feeLimitMsat: msat(feeLimitMsat),
+            })
+          : { status: "failed", reason: "keysend unsupported", code: "UNSUPPORTED" };
+      } catch (e) {
+        console.warn("keysend outcome unknown", { entry: entry.id, error: errorName(e) });
+        outcome = { status: "pending" };
+      } finally {
+        this.inFlight.delete(entry.id);
+      }
+      return this.paymentResult(this.applyOutcome(entry.id, outcome), false, req.sessionId);
+    });
+    await this.journal();
+    return r;
+  }
+
+  private replayKeysend(req: KeysendLedgerRequest, target: string): PaymentView | null {
+    if (!req.idempotencyKey) return null;
+    const prior = this.byKey(req.idempotencyKey);
+    if (!prior) return null;
+    if (prior.invoice !== target) {
+      throw new SatchelError("INVALID_INPUT", "This idempotency_key was already used for a different payment.", {
+        hint: "Use a new idempotency_key for each distinct payment.",
+      });
+    }
+    return this.paymentResult(prior, true, req.sessionId);
   }
 
   /** The synchronous heart of the money path: re-check everything and write the reservation. */
@@ -571,7 +665,7 @@ export class AgentLedger extends DurableObject<Env> {
     } else if (outcome.status === "failed") {
       this.update(id, {
         status: "failed",
-        error_code: "PAYMENT_FAILED",
+        error_code: outcome.code ?? "PAYMENT_FAILED",
         error_message: outcome.reason.slice(0, 200),
         settled_at: now,
       });
@@ -602,8 +696,12 @@ export class AgentLedger extends DurableObject<Env> {
 
   private paymentResult(e: EntryRow, replayed: boolean, sessionId?: string): PaymentView {
     if (e.status === "failed") {
-      throw new SatchelError("PAYMENT_FAILED", `The payment failed: ${e.error_message ?? "unknown reason"}.`, {
-        hint: "Nothing was spent. Check the invoice with decode_invoice or ask the payee for a new one.",
+      // A wallet refusal keeps its own code (RATE_LIMITED, INSUFFICIENT_BALANCE, …); nothing was spent either way.
+      const code = isErrorCode(e.error_code) ? e.error_code : "PAYMENT_FAILED";
+      throw new SatchelError(code, `The payment failed: ${e.error_message ?? "unknown reason"}.`, {
+        hint:
+          (code === "PAYMENT_FAILED" ? undefined : failureHint(code)) ??
+          "Nothing was spent. Check the invoice with decode_invoice or ask the payee for a new one.",
         details: { payment_id: e.id, payment_hash: e.payment_hash },
       });
     }
