@@ -41,14 +41,17 @@ import { getConfig } from "../config";
 import { SatchelError } from "../errors";
 import * as accounts from "../store/accounts";
 import { listTransactions } from "../store/journal";
+import type { WalletBackend, WalletInfo } from "../wallet/backend";
 import {
   getWalletConnection,
   readWalletSecret,
   saveWalletConnection,
+  validateWalletConnection,
   walletKeyStatus,
   type WalletConnectionInput,
+  type WalletSecret,
 } from "../wallet/connection";
-import { walletFor } from "../wallet/factory";
+import { backendFor, nwcSessionStub, walletFor } from "../wallet/factory";
 import { clientsBody, keysBody, walletBody, type ClientRow, type WalletData } from "./dashboard-account";
 import {
   agentBody,
@@ -83,8 +86,7 @@ const NOTICES: Record<string, string> = {
   reactivated: "Agent reactivated.",
   deleted: "Agent deleted. Its available balance returned to your wallet.",
   revoked: "Client disconnected. Its tokens no longer work.",
-  wallet:
-    "Wallet connection saved (encrypted). Payments keep using the built-in fake wallet until its backend arrives.",
+  wallet: "Wallet connected. It answered the test below, and its secret is stored encrypted.",
   fake: "Using the built-in fake wallet.",
 };
 
@@ -96,12 +98,14 @@ interface Shell {
   body: SafeHtml;
   status?: number;
   error?: string | undefined;
+  /** A notice for this response; otherwise the fixed one ?ok= names on a GET. */
+  notice?: string | undefined;
   script?: string;
 }
 
 async function render(c: C, session: WebSession, p: Shell): Promise<Response> {
   const operator = await accounts.getOperator(c.env.DB, session.operatorId);
-  const notice = NOTICES[c.req.method === "GET" ? (c.req.query("ok") ?? "") : ""];
+  const notice = p.notice ?? NOTICES[c.req.method === "GET" ? (c.req.query("ok") ?? "") : ""];
   return dashboardPage({
     ...p,
     session,
@@ -611,7 +615,7 @@ dashboard.post(
 async function walletPage(
   c: C,
   s: WebSession,
-  extra: { status?: number; error?: string; test?: WalletData["test"] } = {},
+  extra: { status?: number; error?: string; notice?: string | undefined; test?: WalletData["test"] } = {},
 ): Promise<Response> {
   const wallet = await getWalletConnection(c.env, s.operatorId);
   return render(c, s, {
@@ -619,6 +623,7 @@ async function walletPage(
     tab: "wallet",
     status: extra.status ?? 200,
     error: extra.error,
+    notice: extra.notice,
     body: walletBody({ session: s, wallet, keyStatus: walletKeyStatus(c.env), test: extra.test }),
   });
 }
@@ -627,6 +632,38 @@ dashboard.get(
   "/wallet",
   view((c, s) => walletPage(c, s)),
 );
+
+/** Replaces any part of a wallet secret in a message (a backend's error text) with "[redacted]". */
+function scrub(secret: WalletSecret | null, message: string): string {
+  if (!secret) return message;
+  const parts =
+    secret.type === "lnbits"
+      ? [secret.apiKey]
+      : [secret.uri, ...new URLSearchParams(secret.uri.split("?")[1] ?? "").getAll("secret")];
+  return parts.filter((p) => p.length >= 8).reduce((m, p) => m.split(p).join("[redacted]"), message);
+}
+
+/** Asks a backend for its info and balance: what "test it" means, before saving and on demand. */
+async function probe(
+  env: Env,
+  backend: WalletBackend,
+  secret: WalletSecret | null,
+): Promise<{ ok: true; info: WalletInfo; message: string } | { ok: false; message: string }> {
+  try {
+    const [info, balance] = await Promise.all([backend.getInfo(), backend.getBalance()]);
+    const notes: string[] = [];
+    if (!(info.canPay ?? info.methods.includes("pay_invoice"))) {
+      notes.push("This connection can receive but not pay: agents' payments will fail.");
+    }
+    const network = getConfig(env).network;
+    if (info.network !== network) notes.push(`It is on ${info.network} but Satchel runs on ${network}.`);
+    const answer = `“${info.alias}” on ${info.network}, balance ${formatInt(Math.floor(balance / 1000))} sats.`;
+    return { ok: true, info, message: [`The ${walletNoun(info.kind)} answered: ${answer}`, ...notes].join(" ") };
+  } catch (e) {
+    // Coded errors are written for people; anything else could carry upstream text.
+    return { ok: false, message: e instanceof SatchelError ? scrub(secret, e.message) : "no answer." };
+  }
+}
 
 dashboard.post(
   "/wallet",
@@ -637,48 +674,54 @@ dashboard.post(
     else if (type === "lnbits") input = { type, url: field(body, "lnbits_url"), apiKey: field(body, "lnbits_key") };
     else if (type === "fake") input = { type };
     else return walletPage(c, s, { status: 400, error: "Choose a wallet type." });
+    // Messages never contain what was typed (connection.ts), and the form is never refilled.
+    let secret: WalletSecret | null;
     try {
-      await saveWalletConnection(c.env, s.operatorId, input);
+      secret = validateWalletConnection(input);
+      if (secret && walletKeyStatus(c.env) !== "ok") {
+        throw new SatchelError("WALLET_NOT_CONFIGURED", "This server cannot store wallet secrets (WALLET_SECRET_KEY).");
+      }
     } catch (e) {
-      // The message never contains what was typed (connection.ts), and the form is not refilled.
       const err = expected(e);
       return walletPage(c, s, { status: statusOf(err), error: errorText(err) });
     }
-    return see(c, `/wallet?ok=${type === "fake" ? "fake" : "wallet"}`);
+    // Tested before it is stored, as connect_wallet does: a wallet that cannot answer never replaces one that works.
+    const tested = await probe(c.env, backendFor(c.env, s.operatorId, secret), secret);
+    if (!tested.ok) {
+      return walletPage(c, s, {
+        status: 400,
+        error: `The ${walletNoun(type)} did not pass the test, so nothing was saved: ${tested.message}`,
+      });
+    }
+    try {
+      await saveWalletConnection(c.env, s.operatorId, input);
+    } catch (e) {
+      const err = expected(e);
+      return walletPage(c, s, { status: statusOf(err), error: errorText(err) });
+    }
+    // The operator's NWC session object must not keep talking to the previous wallet.
+    await nwcSessionStub(c.env, s.operatorId)?.reset();
+    return walletPage(c, s, {
+      notice: type === "fake" ? NOTICES.fake : NOTICES.wallet,
+      test: { ok: true, message: tested.message },
+    });
   }),
 );
-
-/** Replaces any part of the operator's wallet secret in a message (a backend's error text) with "[redacted]". */
-async function scrubbed(env: Env, operatorId: string, message: string): Promise<string> {
-  const secret = await readWalletSecret(env, operatorId).catch(() => null);
-  if (!secret) return message;
-  const parts =
-    secret.type === "lnbits"
-      ? [secret.apiKey]
-      : [secret.uri, ...(new URLSearchParams(secret.uri.split("?")[1] ?? "").getAll("secret") ?? [])];
-  return parts.filter((p) => p.length >= 8).reduce((m, p) => m.split(p).join("[redacted]"), message);
-}
 
 dashboard.post(
   "/wallet/test",
   action(async (c, s) => {
     const conn = await getWalletConnection(c.env, s.operatorId);
+    const secret = await readWalletSecret(c.env, s.operatorId).catch(() => null);
+    const tested = await probe(c.env, walletFor(c.env, s.operatorId), secret);
     let test: WalletData["test"];
-    try {
-      const wallet = walletFor(c.env, s.operatorId);
-      const [info, balance] = await Promise.all([wallet.getInfo(), wallet.getBalance()]);
-      const answer = `“${info.alias}” on ${info.network}, balance ${formatInt(Math.floor(balance / 1000))} sats.`;
-      test =
-        info.kind === conn.type
-          ? { ok: true, message: `The ${walletNoun(info.kind)} answered: ${answer}` }
-          : {
-              ok: false,
-              message: `This server cannot use ${walletLabel(conn.type)} connections yet, so payments still go through the ${walletNoun(info.kind)}, which answered: ${answer}`,
-            };
-    } catch (e) {
-      const reason = e instanceof SatchelError ? await scrubbed(c.env, s.operatorId, e.message) : "no answer";
-      test = { ok: false, message: `The ${walletNoun(conn.type)} did not answer: ${reason}` };
-    }
+    if (!tested.ok) test = { ok: false, message: `The ${walletNoun(conn.type)} did not answer: ${tested.message}` };
+    else if (tested.info.kind !== conn.type) {
+      test = {
+        ok: false,
+        message: `This server cannot use ${walletLabel(conn.type)} connections, so payments go through another wallet. ${tested.message}`,
+      };
+    } else test = { ok: true, message: tested.message };
     return walletPage(c, s, { test });
   }),
 );

@@ -4,7 +4,7 @@
 // Screenshots go to test-results/screenshots/dashboard-*.png.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchChromium, localhostUrl, oauthCallbackServer, screenshot } from "./browser";
+import { launchChromium, localhostUrl, oauthCallbackServer, screenshot, testWallet } from "./browser";
 
 // OAuth and cookies want a name, not an IP: the same loopback server as `localhost`.
 const BASE = localhostUrl(inject("satchelUrl"));
@@ -18,8 +18,13 @@ interface ToolCall {
 }
 
 /** One tools/call over Streamable HTTP (stateless /mcp), as any MCP client would send it. */
-async function callTool(bearer: string, name: string, args: Record<string, unknown> = {}): Promise<ToolCall> {
-  const res = await fetch(`${BASE}/mcp`, {
+async function callTool(
+  bearer: string,
+  name: string,
+  args: Record<string, unknown> = {},
+  base = BASE,
+): Promise<ToolCall> {
+  const res = await fetch(`${base}/mcp`, {
     method: "POST",
     headers: {
       authorization: `Bearer ${bearer}`,
@@ -48,6 +53,17 @@ async function merchantInvoice(sats: number, description: string): Promise<strin
 
 function b64url(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64url");
+}
+
+/** The wallet lab's test controls (test/support/nwc/lab.ts). */
+async function lab<T>(body: Record<string, unknown>): Promise<T> {
+  const res = await fetch(`${inject("labUrl")}/control`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as T;
 }
 
 let browser: Awaited<ReturnType<typeof launchChromium>>;
@@ -233,6 +249,54 @@ describe("dashboard in Chromium", () => {
 
     // The CSP let every script and style of the pages run (the copy button's script included).
     expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+  it("connects an NWC wallet (the wallet lab's) after testing it, and the agents' payments go through it", async () => {
+    // The wallet tests' server: it has a WALLET_SECRET_KEY. A fresh operator (LNURL-auth), so no other test's wallet moves.
+    const W = localhostUrl(inject("walletSatchelUrl"));
+    const nwc = await lab<{ uri: string }>({ op: "nwc_wallet", startSats: 7000 });
+    const secret = new URLSearchParams(nwc.uri.split("?")[1]).get("secret")!;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${W}/wallet`);
+    await page.waitForURL(/\/sign-in\?next=%2Fwallet/);
+    expect(await testWallet().login((await page.textContent(".lnurl"))!.trim())).toEqual({ status: "OK" });
+    await page.locator("#continue").click();
+    await page.waitForURL((url) => url.pathname === "/wallet");
+
+    // A connection that cannot answer is refused and not stored.
+    const dead = nwc.uri.replace(/relay=[^&]+/, `relay=${encodeURIComponent("ws://127.0.0.1:9")}`);
+    await page.fill("#nwc-uri", dead);
+    await page.getByRole("button", { name: "Connect NWC wallet" }).click();
+    await page.locator(".error", { hasText: "did not pass the test, so nothing was saved" }).waitFor();
+
+    await page.fill("#nwc-uri", nwc.uri);
+    await page.getByRole("button", { name: "Connect NWC wallet" }).click();
+    await page.locator(".notice", { hasText: "Wallet connected" }).waitFor();
+    const tested = (await page.textContent("[data-testid=wallet-test]"))!;
+    expect(tested).toContain("The Nostr Wallet Connect wallet answered");
+    expect(tested).toContain("balance 7,000 sats");
+    expect(await page.content()).not.toContain(secret);
+    await screenshot(page, "dashboard-wallet-nwc");
+
+    // An agent funded from it pays a merchant through the NWC wallet.
+    await page.goto(`${W}/`);
+    expect(await page.textContent(".stats")).toContain("7,000");
+    await page.fill("#name", "nwc payer");
+    await page.fill("#initial_balance_sats", "1000");
+    await page.getByRole("button", { name: "Create agent" }).click();
+    const apiKey = (await page.locator("[data-testid=new-key]").textContent())!.trim();
+    const inv = await lab<{ invoice: string; payment_hash: string }>({ op: "invoice", amount_sats: 100 });
+    const r = await callTool(apiKey, "pay_invoice", { invoice: inv.invoice }, W);
+    expect(r.structuredContent).toMatchObject({ status: "succeeded", amount_sats: 100 });
+    expect(await lab({ op: "invoice_status", payment_hash: inv.payment_hash })).toMatchObject({ status: "paid" });
+    await page.goto(`${W}/`);
+    expect(await page.textContent(".stats")).toContain("6,900");
+    await screenshot(page, "dashboard-overview-nwc");
+    for (const path of ["/", "/wallet", "/keys", "/transactions"]) {
+      await page.goto(`${W}${path}`);
+      expect(await page.content(), path).not.toContain(secret);
+    }
     await context.close();
   });
 });

@@ -13,6 +13,7 @@ import {
   getWalletConnection,
   readWalletSecret,
   saveWalletConnection,
+  validateWalletConnection,
   walletKeyStatus,
 } from "../../src/wallet/connection";
 import { dashboard } from "../../src/web/dashboard";
@@ -24,6 +25,7 @@ const NWC_SECRET = "a1".repeat(32);
 // The relay is a closed loopback port: whatever backend the factory builds for it, nothing leaves this machine.
 const NWC_URI = `nostr+walletconnect://${"b2".repeat(32)}?relay=ws%3A%2F%2F127.0.0.1%3A9&secret=${NWC_SECRET}`;
 const LNBITS_KEY = "0123456789abcdef0123456789abcdef";
+const LNBITS_URL = "http://127.0.0.1:5000";
 
 interface Operator {
   operatorId: string;
@@ -510,24 +512,46 @@ describe("dashboard: connected clients and API keys", () => {
 
 describe("dashboard: wallet connection", () => {
   const logs: string[] = [];
+  /** Requests the Worker sent to the fake LNbits below. */
+  const lnbitsRequests: Request[] = [];
   beforeEach(() => {
     logs.length = 0;
+    lnbitsRequests.length = 0;
     for (const level of ["log", "info", "warn", "error", "debug"] as const) {
       vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
         logs.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
       });
     }
+    // An LNbits on loopback, answered in-process (the Worker runs in this isolate): nothing leaves the machine.
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const req = new Request(input, init);
+      if (!req.url.startsWith(`${LNBITS_URL}/`)) return realFetch(input, init);
+      lnbitsRequests.push(req);
+      if (new URL(req.url).pathname !== "/api/v1/wallet")
+        return Response.json({ detail: "Not found" }, { status: 404 });
+      if (req.headers.get("x-api-key") !== LNBITS_KEY) {
+        return Response.json({ detail: "Invalid key" }, { status: 401 });
+      }
+      return Response.json({ id: "wallet-1", name: "test wallet", balance: 21_000_000 });
+    });
   });
   afterEach(() => vi.restoreAllMocks());
 
-  it("stores an NWC secret encrypted and never shows or logs it", async () => {
+  it("tests an NWC wallet before storing it; a stored secret is encrypted and never shown or logged", async () => {
     const op = await signedIn();
     const { agentId } = await createAgent(op);
-    // A transaction to list before the wallet changes (payments then go wherever the factory sends them).
     ok(await tool(agentPrincipal(op, agentId), "pay_invoice", { invoice: await merchantInvoice(3) }));
+    // The relay is a closed port: the wallet cannot answer, so nothing is saved.
     let res = await post(op, "/wallet", { type: "nwc", nwc_uri: NWC_URI });
-    expect(res.status).toBe(303);
-    expect(res.headers.get("location")).toBe("/wallet?ok=wallet");
+    expect(res.status).toBe(400);
+    let html = await res.text();
+    expect(html).toContain("did not pass the test, so nothing was saved");
+    expect(html).not.toContain(NWC_SECRET);
+    expect(await getWalletConnection(env, op.operatorId)).toMatchObject({ type: "fake" });
+
+    // Stored (as connect_wallet or a wallet that was online would), it is sealed at rest.
+    await saveWalletConnection(env, op.operatorId, { type: "nwc", uri: NWC_URI });
     const row = await env.DB.prepare("SELECT wallet_type, wallet_secret_enc FROM operators WHERE id = ?")
       .bind(op.operatorId)
       .first<{ wallet_type: string; wallet_secret_enc: string }>();
@@ -536,20 +560,21 @@ describe("dashboard: wallet connection", () => {
     expect(row!.wallet_secret_enc).not.toContain(NWC_SECRET);
     expect(row!.wallet_secret_enc).not.toContain("127.0.0.1");
     expect(await readWalletSecret(env, op.operatorId)).toEqual({ type: "nwc", uri: NWC_URI });
-    const view = await getWalletConnection(env, op.operatorId);
-    expect(view).toEqual({ type: "nwc", description: "127.0.0.1:9 · wallet b2b2b2…b2b2", readable: true });
-
-    const wallet = await page(op, "/wallet?ok=wallet");
-    expect(wallet).toContain("127.0.0.1:9 · wallet b2b2b2…b2b2");
-    expect(wallet).toContain("Wallet connection saved");
-    // The test asks the backend payments use: a server without NWC says so; with NWC, the closed relay fails.
+    expect(await getWalletConnection(env, op.operatorId)).toEqual({
+      type: "nwc",
+      description: "127.0.0.1:9 · wallet b2b2b2…b2b2",
+      readable: true,
+    });
+    expect(await page(op, "/wallet")).toContain("127.0.0.1:9 · wallet b2b2b2…b2b2");
     res = await post(op, "/wallet/test");
     expect(res.status).toBe(200);
-    expect(await res.text()).toMatch(
-      /This server cannot use Nostr Wallet Connect connections yet|The Nostr Wallet Connect wallet did not answer/,
-    );
+    html = await res.text();
+    expect(html).toContain("The Nostr Wallet Connect wallet did not answer");
+    expect(html).not.toContain(NWC_SECRET);
     // The agents page survives a wallet that does not answer.
-    expect(await page(op, "/")).toContain("dash agent");
+    html = await page(op, "/");
+    expect(html).toContain("dash agent");
+    expect(html).toContain("did not answer, so its balance is unknown");
 
     for (const path of [
       "/",
@@ -568,14 +593,24 @@ describe("dashboard: wallet connection", () => {
     expect(logs.join("\n")).not.toContain(NWC_SECRET);
   });
 
-  it("stores an LNbits URL and key encrypted; the ciphertext opens only for its operator", async () => {
+  it("connects LNbits after it answers the test; the key is sealed and opens only for its operator", async () => {
     const op = await signedIn();
-    const res = await post(op, "/wallet", {
-      type: "lnbits",
-      lnbits_url: "https://lnbits.example.com/",
-      lnbits_key: LNBITS_KEY,
-    });
-    expect(res.status).toBe(303);
+    // A wrong key: LNbits refuses, nothing is saved, and neither key is echoed.
+    const wrongKey = "f".repeat(32);
+    let res = await post(op, "/wallet", { type: "lnbits", lnbits_url: `${LNBITS_URL}/`, lnbits_key: wrongKey });
+    expect(res.status).toBe(400);
+    let html = await res.text();
+    expect(html).toContain("did not pass the test, so nothing was saved");
+    expect(html).not.toContain(wrongKey);
+    expect(await getWalletConnection(env, op.operatorId)).toMatchObject({ type: "fake" });
+
+    res = await post(op, "/wallet", { type: "lnbits", lnbits_url: `${LNBITS_URL}/`, lnbits_key: LNBITS_KEY });
+    expect(res.status).toBe(200);
+    html = await res.text();
+    expect(html).toContain("Wallet connected");
+    expect(html).toContain("The LNbits wallet answered: “LNbits: test wallet” on regtest, balance 21,000 sats.");
+    expect(html).not.toContain(LNBITS_KEY);
+    expect(lnbitsRequests.at(-1)?.headers.get("x-api-key")).toBe(LNBITS_KEY);
     const row = await env.DB.prepare("SELECT wallet_type, wallet_secret_enc FROM operators WHERE id = ?")
       .bind(op.operatorId)
       .first<{ wallet_type: string; wallet_secret_enc: string }>();
@@ -583,12 +618,15 @@ describe("dashboard: wallet connection", () => {
     expect(row!.wallet_secret_enc).not.toContain(LNBITS_KEY);
     expect(await getWalletConnection(env, op.operatorId)).toEqual({
       type: "lnbits",
-      description: "lnbits.example.com",
+      description: "127.0.0.1:5000",
       readable: true,
     });
-    const html = await page(op, "/wallet");
-    expect(html).toContain("lnbits.example.com");
-    expect(html).not.toContain(LNBITS_KEY);
+    // Payments now go through it: the agents page shows its balance; "Test connection" asks it again.
+    expect(await page(op, "/")).toContain("21,000");
+    res = await post(op, "/wallet/test");
+    expect(await res.text()).toContain("The LNbits wallet answered");
+    expect(await page(op, "/wallet")).not.toContain(LNBITS_KEY);
+
     // Copied to another operator's row, the ciphertext does not open (it is bound to its operator).
     const other = await signedIn();
     await env.DB.prepare("UPDATE operators SET wallet_type = 'lnbits', wallet_secret_enc = ? WHERE id = ?")
@@ -597,19 +635,22 @@ describe("dashboard: wallet connection", () => {
     expect((await getWalletConnection(env, other.operatorId)).readable).toBe(false);
     await expect(readWalletSecret(env, other.operatorId)).rejects.toThrow();
     expect(await page(other, "/wallet")).not.toContain(LNBITS_KEY);
+
     // Back to the fake wallet: the secret is forgotten.
-    expect((await post(op, "/wallet", { type: "fake" })).headers.get("location")).toBe("/wallet?ok=fake");
+    res = await post(op, "/wallet", { type: "fake" });
+    expect(res.status).toBe(200);
+    html = await res.text();
+    expect(html).toContain("Using the built-in fake wallet");
+    expect(html).toMatch(/The built-in fake wallet answered: .* balance [\d,]+ sats/);
     expect(
       await env.DB.prepare("SELECT wallet_type, wallet_secret_enc FROM operators WHERE id = ?")
         .bind(op.operatorId)
         .first(),
     ).toEqual({ wallet_type: "fake", wallet_secret_enc: null });
-    const tested = await post(op, "/wallet/test");
-    expect(await tested.text()).toMatch(/The built-in fake wallet answered: .* balance [\d,]+ sats/);
     expect(logs.join("\n")).not.toContain(LNBITS_KEY);
   });
 
-  it("refuses malformed connections without echoing them, and refuses to store without a key", async () => {
+  it("refuses malformed connections without echoing them or contacting anything, and refuses to store without a key", async () => {
     const op = await signedIn();
     const bad: Record<string, string>[] = [
       { type: "nwc", nwc_uri: `https://example.com/?secret=${NWC_SECRET}` },
@@ -634,12 +675,17 @@ describe("dashboard: wallet connection", () => {
       expect(html).not.toContain(NWC_SECRET);
       expect(html).not.toContain(LNBITS_KEY);
     }
+    expect(lnbitsRequests).toEqual([]);
     expect(await getWalletConnection(env, op.operatorId)).toMatchObject({ type: "fake" });
-    // Loopback http is fine for a local LNbits.
+    // Shapes that are fine: https anywhere, http on this machine.
     expect(
-      (await post(op, "/wallet", { type: "lnbits", lnbits_url: "http://127.0.0.1:5000", lnbits_key: LNBITS_KEY }))
-        .status,
-    ).toBe(303);
+      validateWalletConnection({ type: "lnbits", url: "https://lnbits.example.com/", apiKey: LNBITS_KEY }),
+    ).toEqual({ type: "lnbits", url: "https://lnbits.example.com", apiKey: LNBITS_KEY });
+    expect(
+      validateWalletConnection({ type: "lnbits", url: "http://127.0.0.1:5000", apiKey: LNBITS_KEY }),
+    ).toMatchObject({
+      url: "http://127.0.0.1:5000",
+    });
 
     for (const key of ["", "not base64", btoa("sixteen bytes!!!")]) {
       const noKey = { ...env, WALLET_SECRET_KEY: key } as Env;
@@ -678,7 +724,7 @@ describe("dashboard: tenant isolation", () => {
     );
     const bGrant = await grantFor(b, bAgent, "bravo-secret-client");
     const bKey = (await listKeys(env.DB, b.operatorId)).find((k) => k.agent_id === null)!;
-    expect((await post(b, "/wallet", { type: "nwc", nwc_uri: NWC_URI })).status).toBe(303);
+    await saveWalletConnection(env, b.operatorId, { type: "nwc", uri: NWC_URI });
     const { agentId: aAgent } = await createAgent(a, { name: "alpha agent" });
     const before = await stateOf(b, [bAgent]);
     const secrets = [
