@@ -87,11 +87,7 @@ export async function payApi(
   const config = getConfig(ctx.env);
   const url = checkUrl(req.url, config.development);
   const ledger = ledgerStub(ctx.env, ctx.agentId);
-  // Both reads at once: the token cache is only used after the policy checks below pass.
-  const [snap, cachedToken] = await Promise.all([
-    call(ledger.getSnapshot(ctx.sessionId)),
-    req.dryRun ? Promise.resolve(null) : ledger.getToken(url.origin),
-  ]);
+  const snap = await call(ledger.getSnapshot(ctx.sessionId));
   if (snap.status !== "active") {
     throw new SatchelError("AGENT_DISABLED", "This agent is disabled; it cannot call paid APIs.", {
       hint: "The operator can reactivate it.",
@@ -152,7 +148,6 @@ export async function payApi(
     ...DEFAULT_LIMITS,
     ...opts.limits,
   });
-  flow.cachedToken = cachedToken;
   try {
     const result = await flow.run();
     if (!req.dryRun && (req.idempotencyKey || flow.attempted)) {
@@ -206,8 +201,6 @@ class Flow {
   paidView: PaymentView | null = null;
   credential: string | null = null;
   x402: X402Paid | null = null;
-  /** The origin's cached credential, read together with the policy. */
-  cachedToken: { token: string } | null = null;
 
   constructor(
     readonly ctx: PayContext,
@@ -241,7 +234,7 @@ class Flow {
   }
 
   async run(): Promise<PayApiResult> {
-    const cached = this.cachedToken;
+    const cached = this.req.dryRun ? null : await this.ledger.getToken(this.origin);
     let res: FetchedResponse;
     let refused: string | null = null;
     if (cached) {

@@ -6,6 +6,7 @@ import { bytesToHex, hexToBytes, randomBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
 import { decodeLnurl } from "../../src/auth/lnurl-auth";
 import { oauthHelpers } from "../../src/auth/oauth";
+import { listTools } from "../../src/mcp/server";
 import { getAgent, setAgentStatus } from "../../src/store/accounts";
 import { ok, newAgent, newOperator, tool } from "./helpers";
 
@@ -182,21 +183,10 @@ async function authorize(
   return { tokens: await exchanged.json(), clientId: client_id, location };
 }
 
-const AGENT_TOOLS = [
-  "check_balance",
-  "create_invoice",
-  "create_l402_challenge",
-  "decode_invoice",
-  "get_budget_status",
-  "get_info",
-  "get_invoice_status",
-  "get_transactions",
-  "pay_invoice",
-  "pay_l402_api",
-  "pay_l402_challenge",
-  "verify_l402_payment",
-  "whoami",
-];
+/** What an agent principal sees, from the tool table itself (new tools need no edit here). */
+const AGENT_TOOLS = listTools({ kind: "agent", operatorId: "o", agentId: "a", keyId: "k", via: "oauth" })
+  .map((t) => t.name)
+  .sort();
 
 describe("discovery", () => {
   it("publishes authorization server and protected resource metadata", async () => {

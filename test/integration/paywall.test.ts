@@ -255,7 +255,7 @@ describe("tokens, concurrency, dry runs and idempotency", () => {
     expect(oks.filter((r) => r.paid)).toHaveLength(1);
     expect(before - (await walletBalanceMsat(op.operatorId))).toBe(15_000);
     expect((await snapshot(agentId)).spentMsat).toBe(15_000);
-  }, 30_000);
+  });
 
   it("a refused cached token never leads to a payment above the limits", async () => {
     const { agentId, principal } = await buyer();
