@@ -4,6 +4,7 @@
 import {
   auth,
   Client,
+  SSEClientTransport,
   StreamableHTTPClientTransport,
   type OAuthClientInformationMixed,
   type OAuthClientMetadata,
@@ -210,6 +211,11 @@ describe("OAuth with the official MCP client", () => {
     const again = await connect(provider);
     expect((await call(again, "whoami")).agent_id).toBe(me.agent_id);
     await again.close();
+    // The same token on the legacy HTTP+SSE transport.
+    const legacy = new Client({ name: "satchel-e2e-oauth-sse", version: "1.0.0" });
+    await legacy.connect(new SSEClientTransport(new URL(`${BASE}/sse`), { authProvider: provider }));
+    expect((await call(legacy, "whoami")).agent_id).toBe(me.agent_id);
+    await legacy.close();
 
     // 6. Revoke (RFC 7009, at the advertised revocation endpoint): the refresh token ends the grant.
     const metadata = (await (await fetch(`${BASE}/.well-known/oauth-authorization-server`)).json()) as {
