@@ -87,7 +87,11 @@ export async function payApi(
   const config = getConfig(ctx.env);
   const url = checkUrl(req.url, config.development);
   const ledger = ledgerStub(ctx.env, ctx.agentId);
-  const snap = await call(ledger.getSnapshot(ctx.sessionId));
+  // Both reads at once: the token cache is only used after the policy checks below pass.
+  const [snap, cachedToken] = await Promise.all([
+    call(ledger.getSnapshot(ctx.sessionId)),
+    req.dryRun ? Promise.resolve(null) : ledger.getToken(url.origin),
+  ]);
   if (snap.status !== "active") {
     throw new SatchelError("AGENT_DISABLED", "This agent is disabled; it cannot call paid APIs.", {
       hint: "The operator can reactivate it.",
@@ -148,6 +152,7 @@ export async function payApi(
     ...DEFAULT_LIMITS,
     ...opts.limits,
   });
+  flow.cachedToken = cachedToken;
   try {
     const result = await flow.run();
     if (!req.dryRun && (req.idempotencyKey || flow.attempted)) {
@@ -163,9 +168,12 @@ export async function payApi(
     if (req.dryRun) throw err;
     row.error_code = err.code;
     row.updated_at = Date.now();
-    if (flow.paidView) {
-      // Money moved: the key keeps this outcome, so a repeat returns it instead of paying again.
-      row.outcome = "upstream_error";
+    const moneyMayHaveMoved =
+      flow.paidView !== null ||
+      (flow.payAttempted && (err.code === "PAYMENT_PENDING" || err.code === "PREIMAGE_MISMATCH"));
+    if (moneyMayHaveMoved) {
+      // The key keeps this outcome, so a repeat returns it instead of paying again.
+      row.outcome = flow.paidView ? "upstream_error" : "failed";
       if (req.idempotencyKey) row.result_json = JSON.stringify({ error: err.toJSON() });
       await recordCall(ctx.env.DB, row).catch((w: unknown) => logWarn("could not record paid call", w));
     } else {
@@ -197,10 +205,14 @@ class Flow {
   readonly ledger: ReturnType<typeof ledgerStub>;
   /** True once a challenge was read (so the call is recorded whatever happens next). */
   attempted = false;
+  /** True once the ledger was asked to pay: from then on an unknown outcome may have moved money. */
+  payAttempted = false;
   outcome: CallOutcome = "free";
   paidView: PaymentView | null = null;
   credential: string | null = null;
   x402: X402Paid | null = null;
+  /** The origin's cached credential, read together with the policy. */
+  cachedToken: { token: string } | null = null;
 
   constructor(
     readonly ctx: PayContext,
@@ -234,7 +246,7 @@ class Flow {
   }
 
   async run(): Promise<PayApiResult> {
-    const cached = this.req.dryRun ? null : await this.ledger.getToken(this.origin);
+    const cached = this.cachedToken;
     let res: FetchedResponse;
     let refused: string | null = null;
     if (cached) {
@@ -359,6 +371,7 @@ class Flow {
 
   /** Pays a checked invoice through the agent's ledger (every limit is enforced there). */
   async payInvoice(inv: DecodedInvoice, memo: string, host: string): Promise<PaymentView> {
+    this.payAttempted = true;
     const view = await payThroughLedger(this.ctx.env, this.ctx.agentId, {
       invoice: inv.invoice,
       maxPaymentMsat: this.maxMsat,

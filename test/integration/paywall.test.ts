@@ -255,7 +255,7 @@ describe("tokens, concurrency, dry runs and idempotency", () => {
     expect(oks.filter((r) => r.paid)).toHaveLength(1);
     expect(before - (await walletBalanceMsat(op.operatorId))).toBe(15_000);
     expect((await snapshot(agentId)).spentMsat).toBe(15_000);
-  });
+  }, 30_000);
 
   it("a refused cached token never leads to a payment above the limits", async () => {
     const { agentId, principal } = await buyer();
@@ -354,5 +354,21 @@ describe("charging others: create_l402_challenge and verify_l402_payment", () =>
     const t = ok<{ valid: boolean }>(await tool(seller.principal, "verify_l402_payment", { token: tampered }));
     expect(t.valid).toBe(false);
     expect(ok<{ balance_sats: number }>(await tool(seller.principal, "check_balance")).balance_sats).toBe(10_030);
+  });
+});
+
+describe("an unknown payment outcome", () => {
+  it("PAYMENT_PENDING keeps the idempotency_key: a repeat returns the same error and pays nothing", async () => {
+    const ap = apertureServer(merchantInvoices);
+    serve("pending.test", ap.app);
+    const { op, agentId, principal } = await buyer();
+    const { setMode } = await import("./helpers");
+    await setMode(op.operatorId, "timeout");
+    const args = { url: "https://pending.test/x", idempotency_key: "k-pending" };
+    expect(codeOf(await tool(principal, "pay_l402_api", args))).toBe("PAYMENT_PENDING");
+    await setMode(op.operatorId, "normal");
+    expect(codeOf(await tool(principal, "pay_l402_api", args))).toBe("PAYMENT_PENDING");
+    expect(ap.stats.challenges).toBe(1);
+    expect((await snapshot(agentId)).reservedMsat).toBe(15_000);
   });
 });
