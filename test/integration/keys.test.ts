@@ -5,39 +5,10 @@ import { ledgerStub } from "../../src/ledger/client";
 import { listTools } from "../../src/mcp/server";
 import { setAgentStatus } from "../../src/store/accounts";
 import { TEST_DEV_KEY } from "../dev-key";
+import { AGENT_TOOLS, EVERYONE_TOOLS, OPERATOR_TOOLS } from "../tool-names";
 import { codeOf, merchantInvoice, newAgent, newOperator, ok, tool } from "./helpers";
 
-const EVERYONE = ["decode_invoice", "get_info", "whoami"];
-const AGENT = [
-  "check_balance",
-  "create_invoice",
-  "create_l402_challenge",
-  "get_budget_status",
-  "get_invoice_status",
-  "get_transactions",
-  "pay_invoice",
-  "pay_l402_api",
-  "pay_l402_challenge",
-  "verify_l402_payment",
-];
-const OPERATOR = [
-  "configure_budget",
-  "create_agent",
-  "deactivate_agent",
-  "delete_agent",
-  "export_transactions",
-  "fund_agent",
-  "get_agent_analytics",
-  "get_deposit_invoice",
-  "get_payment_history",
-  "list_agents",
-  "reactivate_agent",
-  "rotate_api_key",
-  "set_budget",
-  "sweep_agent",
-  "transfer_to_agent",
-  "withdraw",
-];
+const [EVERYONE, AGENT, OPERATOR] = [EVERYONE_TOOLS, AGENT_TOOLS, OPERATOR_TOOLS];
 
 /** A raw MCP tools/list over the real Worker entry (stateless Streamable HTTP). */
 function mcpList(key: string | null) {
