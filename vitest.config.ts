@@ -33,7 +33,11 @@ export default defineConfig(async () => {
             name: "e2e",
             include: ["test/e2e/**/*.test.ts"],
             environment: "node",
-            globalSetup: ["test/e2e/global-setup.ts", "test/support/nwc/global-setup.ts"],
+            globalSetup: [
+              "test/e2e/global-setup.ts",
+              "test/support/nwc/global-setup.ts",
+              "test/support/paywall-servers.ts",
+            ],
             testTimeout: 60_000,
             hookTimeout: 120_000,
           },

@@ -202,3 +202,19 @@ export async function benchPaywall({ url, devKey, n = 40 }) {
     await l402.close();
   }
 }
+
+// `node bench/paywall.mjs [--quick]`: a throwaway local Satchel, then the rows above.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { startLocalServer } = await import("../scripts/local-server.mjs");
+  const server = await startLocalServer();
+  try {
+    const rows = await benchPaywall({
+      url: server.url,
+      devKey: server.devKey,
+      n: process.argv.includes("--quick") ? 15 : 40,
+    });
+    console.log(rows.join("\n"));
+  } finally {
+    await server.stop();
+  }
+}

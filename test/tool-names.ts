@@ -23,6 +23,7 @@ export const AGENT_TOOLS = [
 
 export const OPERATOR_TOOLS = [
   "configure_budget",
+  "configure_x402",
   "connect_wallet",
   "create_agent",
   "deactivate_agent",

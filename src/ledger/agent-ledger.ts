@@ -57,6 +57,27 @@ export interface KeysendLedgerRequest {
   sessionLimitMsat?: number;
 }
 
+/**
+ * A payment made outside the wallet (X402 over USDC, signed with the operator's EVM key) that the
+ * agent pays for in sats: reserved like a Lightning payment, then settled or released by the caller.
+ */
+export interface ExternalReserveRequest {
+  /** Stands in for a payment hash and is unique per payment: sha256 of the signed authorization's nonce. */
+  paymentHash: string;
+  amountMsat: number;
+  /** Unix seconds after which the payment can no longer happen (the authorization's validBefore). */
+  expiresAt: number;
+  /** What is paid, kept in the entry (prefixed "external:"), e.g. "x402:eip155:8453:<asset>:<atomic>:<payTo>". */
+  reference: string;
+  /** The entry's description, e.g. "X402 GET /quote (0.01 USDC)". */
+  memo: string;
+  maxPaymentMsat?: number;
+  idempotencyKey?: string;
+  sessionId?: string;
+  sessionLimitMsat?: number;
+  host?: string;
+}
+
 export interface InitRequest {
   agentId: string;
   operatorId: string;
@@ -539,6 +560,76 @@ export class AgentLedger extends DurableObject<Env> {
         this.inFlight.delete(entry.id);
       }
       return this.paymentResult(this.applyOutcome(entry.id, outcome), false, req.sessionId);
+    });
+    await this.journal();
+    return r;
+  }
+
+  /**
+   * Reserves sats for a payment made outside the wallet (X402 over USDC): every check and the
+   * reservation of pay, with no fee and no wallet call. The caller pays, then calls settleExternal.
+   * Left unsettled (the caller crashed, or the outcome stayed unknown), the reconciler treats it like
+   * a payment the wallet never saw: it stays held until expiresAt + 10 minutes, then is released.
+   */
+  async reserveExternal(req: ExternalReserveRequest): Promise<Result<{ paymentId: string; spendableMsat: number }>> {
+    const r = await capture(() => {
+      this.assertActive(this.requireAgent());
+      if (!Number.isSafeInteger(req.amountMsat) || req.amountMsat <= 0) {
+        throw new SatchelError("INVALID_INPUT", "Amount must be positive.");
+      }
+      if (req.expiresAt <= this.nowSeconds()) {
+        throw new SatchelError("INVOICE_EXPIRED", "The payment's authorization has already expired.");
+      }
+      if (req.maxPaymentMsat !== undefined && req.amountMsat > req.maxPaymentMsat) {
+        throw new SatchelError(
+          "AMOUNT_TOO_LARGE",
+          `The payment costs ${Math.ceil(req.amountMsat / 1000)} sats, above max_payment_sats ${Math.floor(req.maxPaymentMsat / 1000)}.`,
+          { hint: "Raise max_payment_sats if the price is acceptable.", details: { limit: "max_payment_sats" } },
+        );
+      }
+      const entry = this.reserve({
+        req,
+        paymentHash: req.paymentHash,
+        invoice: `external:${req.reference}`.slice(0, 1024),
+        description: req.memo.slice(0, 200),
+        expiresAt: req.expiresAt,
+        amountMsat: req.amountMsat,
+        feeLimitMsat: 0,
+        payee: null,
+      });
+      return { paymentId: entry.id, spendableMsat: this.snapshot(req.sessionId).remaining.spendableMsat };
+    });
+    await this.journal();
+    return r;
+  }
+
+  /**
+   * Settles (the payment went through: the reserved amount is spent) or releases (it did not) what
+   * reserveExternal reserved. Idempotent: an entry already settled or released is returned as it is.
+   */
+  async settleExternal(req: {
+    paymentId: string;
+    outcome: "succeeded" | "failed";
+    reason?: string;
+    sessionId?: string;
+  }): Promise<Result<PaymentView>> {
+    const r = await capture(() => {
+      const e = this.sql.exec<EntryRow>("SELECT * FROM entries WHERE id = ?", req.paymentId).toArray()[0];
+      // Only external entries: a Lightning payment is never marked paid without its wallet's word.
+      if (!e || e.direction !== "out" || !e.invoice?.startsWith("external:")) {
+        throw new SatchelError("NOT_FOUND", "No external payment with that id.");
+      }
+      const after = this.applyOutcome(
+        e.id,
+        req.outcome === "succeeded"
+          ? { status: "succeeded", preimage: null, feeMsat: msat(0) }
+          : { status: "failed", reason: (req.reason ?? "refused before settlement").slice(0, 200) },
+      );
+      return {
+        entry: entryView(after),
+        replayed: false,
+        spendableMsat: this.snapshot(req.sessionId).remaining.spendableMsat,
+      };
     });
     await this.journal();
     return r;

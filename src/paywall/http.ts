@@ -29,6 +29,11 @@ export function setTransportForTests(t: Transport | null): void {
   transport = t ?? networkTransport;
 }
 
+/** A request outside an HttpSession (the rate source), through the same transport. */
+export function paywallFetch(request: Request): Promise<Response> {
+  return transport(request);
+}
+
 export interface FetchedResponse {
   url: URL;
   status: number;

@@ -389,6 +389,52 @@ class Flow {
     return view;
   }
 
+  /** Reserves the sats of an X402 USDC payment in the agent's ledger (every limit is enforced there). */
+  async reserveExternal(p: {
+    paymentHash: string;
+    amountMsat: number;
+    expiresAt: number;
+    reference: string;
+    memo: string;
+    host: string;
+  }): Promise<{ paymentId: string }> {
+    const r = await call(
+      this.ledger.reserveExternal({
+        ...p,
+        maxPaymentMsat: this.maxMsat,
+        sessionId: this.ctx.sessionId,
+        ...(this.req.idempotencyKey ? { idempotencyKey: `paywall:${this.req.idempotencyKey}` } : {}),
+        ...(this.ctx.sessionLimitMsat === undefined ? {} : { sessionLimitMsat: this.ctx.sessionLimitMsat }),
+      }),
+    );
+    // From here the signed authorization may leave Satchel: an unknown outcome may have moved money.
+    this.payAttempted = true;
+    this.row.payment_id = r.paymentId;
+    this.row.payment_hash = p.paymentHash;
+    return r;
+  }
+
+  /** Spends or releases an X402 USDC reservation once the API answered the paid request. */
+  async settleExternal(paymentId: string, outcome: "succeeded" | "failed", reason?: string): Promise<PaymentView> {
+    const view = await call(
+      this.ledger.settleExternal({
+        paymentId,
+        outcome,
+        sessionId: this.ctx.sessionId,
+        ...(reason === undefined ? {} : { reason }),
+      }),
+    );
+    if (outcome === "succeeded") {
+      this.paidView = view;
+      this.row.amount_msat = view.entry.amountMsat;
+      this.row.fee_msat = 0;
+    } else {
+      // Released: nothing moved, so a key used for this call may be used again.
+      this.payAttempted = false;
+    }
+    return view;
+  }
+
   /** Sends a request that carries a paid credential: network failures are retried with it, never paid again. */
   async sendPaid(at: URL, spec: RequestSpec): Promise<FetchedResponse> {
     for (let attempt = 0; ; attempt++) {

@@ -7,9 +7,11 @@ import { SatchelError } from "../errors";
 import { decodeInvoice, isExpired, type DecodedInvoice } from "../lightning/bolt11";
 import { preimageMatches } from "../lightning/preimage";
 import { base64ToBytes, bytesToBase64 } from "./macaroon";
+import { payEvm, quoteEvm } from "./evm";
+import { caip2Of } from "./evm-key";
 import type { FetchedResponse, RequestSpec } from "./http";
 import type { PaymentProtocol } from "./pay";
-import { payEvm, evmNetworkOf } from "./evm";
+import type { PaymentView } from "../ledger/views";
 
 /** One entry of `accepts`, normalised across v1 and v2. */
 export interface X402Requirement {
@@ -63,6 +65,17 @@ export interface X402Host {
   spec: RequestSpec;
   payInvoice(inv: DecodedInvoice, memo: string, host: string): Promise<{ entry: { preimage: string | null } }>;
   sendPaid(at: URL, spec: RequestSpec): Promise<FetchedResponse>;
+  /** Reserves sats for a payment outside the wallet (X402 over USDC); see AgentLedger.reserveExternal. */
+  reserveExternal(p: {
+    paymentHash: string;
+    amountMsat: number;
+    expiresAt: number;
+    reference: string;
+    memo: string;
+    host: string;
+  }): Promise<{ paymentId: string }>;
+  /** Spends (succeeded) or releases (failed) what reserveExternal reserved. */
+  settleExternal(paymentId: string, outcome: "succeeded" | "failed", reason?: string): Promise<PaymentView>;
 }
 
 /** Bound on a decoded PAYMENT-REQUIRED or v1 body. */
@@ -179,8 +192,8 @@ export async function quoteX402(host: X402Host, offer: X402Offer, network: strin
     }
     return { ...base, priceMsat, invoice: inv, refusal };
   }
-  const evm = offer.accepts.find((r) => r.scheme === "exact" && evmNetworkOf(r.network) !== null);
-  if (!evm) {
+  const evm = offer.accepts.filter((r) => r.scheme === "exact" && caip2Of(r.network) !== null);
+  if (evm.length === 0) {
     const first = offer.accepts[0]!;
     return {
       offer,
@@ -200,7 +213,6 @@ export async function quoteX402(host: X402Host, offer: X402Offer, network: strin
       ),
     };
   }
-  const { quoteEvm } = await import("./evm");
   return quoteEvm(host, offer, evm);
 }
 

@@ -183,6 +183,40 @@ async function open(env: Env, operatorId: string, type: WalletType, sealed: stri
 }
 
 /**
+ * Seals another secret of an operator (e.g. the X402 EVM key) with the same key and format as wallet
+ * secrets. `purpose` is bound into the ciphertext, so it opens only for the same operator and purpose.
+ */
+export async function sealSecret(env: Env, operatorId: string, purpose: string, plaintext: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ct = await crypto.subtle.encrypt(
+    {
+      name: "AES-GCM",
+      iv,
+      additionalData: new TextEncoder().encode(`satchel-secret:${FORMAT}:${operatorId}:${purpose}`),
+    },
+    await aesKey(env),
+    new TextEncoder().encode(plaintext),
+  );
+  return `${FORMAT}:${b64(iv)}:${b64(new Uint8Array(ct))}`;
+}
+
+/** Opens what sealSecret sealed for the same operator and purpose; throws when it cannot. */
+export async function openSecret(env: Env, operatorId: string, purpose: string, sealed: string): Promise<string> {
+  const [format, iv, ct] = sealed.split(":");
+  if (format !== FORMAT || !iv || !ct) throw new SatchelError("INTERNAL", "Unknown secret format.");
+  const plain = await crypto.subtle.decrypt(
+    {
+      name: "AES-GCM",
+      iv: unb64(iv),
+      additionalData: new TextEncoder().encode(`satchel-secret:${FORMAT}:${operatorId}:${purpose}`),
+    },
+    await aesKey(env),
+    unb64(ct),
+  );
+  return new TextDecoder().decode(plain);
+}
+
+/**
  * Stores the operator's wallet connection, the secret sealed. Refuses (WALLET_NOT_CONFIGURED)
  * when there is no usable WALLET_SECRET_KEY; choosing the fake wallet needs no key and clears any secret.
  */

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { getConfig } from "../../config";
 import { decodeInvoice, isExpired } from "../../lightning/bolt11";
 import { walletFor } from "../../wallet/factory";
+import { x402Ready } from "../../paywall/evm-key";
 import { overview } from "../../accounts/operator";
 import { call, ledgerStub } from "../../ledger/client";
 import { iso, toSats, toSatsFloor } from "../format";
@@ -29,10 +30,14 @@ const getInfo = defineTool({
     }),
     caller: z.enum(["operator", "agent"]),
     units: z.literal("sats"),
+    x402_ready: z.boolean().describe("X402 paywalls in USDC can be paid: the operator configured an EVM key"),
   }),
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async run(ctx) {
-    const info = await walletFor(ctx.env, ctx.principal.operatorId).getInfo();
+    const [info, x402] = await Promise.all([
+      walletFor(ctx.env, ctx.principal.operatorId).getInfo(),
+      x402Ready(ctx.env, ctx.principal.operatorId),
+    ]);
     return {
       service: "Satchel",
       version: VERSION,
@@ -40,6 +45,7 @@ const getInfo = defineTool({
       wallet: { kind: info.kind, alias: info.alias, pubkey: info.pubkey, methods: info.methods },
       caller: ctx.principal.kind,
       units: "sats" as const,
+      x402_ready: x402,
     };
   },
 });

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { agentIssuer, createChallenge, verifyCredential } from "../../paywall/challenge";
+import { paywallConfig } from "../../paywall/config";
+import { configureX402Key } from "../../paywall/evm-key";
 import { isReservedHeader } from "../../paywall/http";
 import { payApi, payChallenge, type PayContext } from "../../paywall/pay";
 import { iso } from "../format";
@@ -230,4 +232,48 @@ const verifyL402Payment = defineTool({
   },
 });
 
-export const paywallTools = [payL402Api, payL402Challenge, createL402Challenge, verifyL402Payment];
+const configureX402 = defineTool({
+  name: "configure_x402",
+  title: "Configure X402 (USDC)",
+  description:
+    "Lets your agents pay X402 paywalls in USDC on Base and Base Sepolia: stores the EVM private key that signs their USDC payments " +
+    "(EIP-3009 authorizations), encrypted; it is never shown again. Agents still pay in sats: the USDC price is converted at the current " +
+    "BTC/USD rate plus a spread and charged to their budget. Use a dedicated wallet holding only the USDC you want agents to spend. " +
+    "Calling it again replaces the key.",
+  audience: "operator",
+  input: z.strictObject({
+    evm_private_key: z
+      .string()
+      .trim()
+      .min(64)
+      .max(66)
+      .describe("The signing key: 32 bytes of hex, with or without 0x. Stored encrypted, never returned"),
+    networks: z
+      .array(z.enum(["base", "base-sepolia", "eip155:8453", "eip155:84532"]))
+      .min(1)
+      .max(4)
+      .default(["eip155:8453", "eip155:84532"])
+      .describe("Where the key may pay: Base (eip155:8453) and/or Base Sepolia (eip155:84532). Default both"),
+  }),
+  output: z.object({
+    x402_ready: z.boolean(),
+    address: z.string().describe("The key's public EVM address: fund it with USDC"),
+    networks: z.array(z.string()),
+    spread_percent: z.number().describe("Added to the sats price of every USDC payment"),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async run(ctx, a) {
+    const v = await configureX402Key(ctx.env, ctx.principal.operatorId, {
+      evmPrivateKey: a.evm_private_key,
+      networks: a.networks,
+    });
+    return {
+      x402_ready: true,
+      address: v.address,
+      networks: v.networks,
+      spread_percent: paywallConfig(ctx.env).spreadPercent,
+    };
+  },
+});
+
+export const paywallTools = [payL402Api, payL402Challenge, createL402Challenge, verifyL402Payment, configureX402];
