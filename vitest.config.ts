@@ -19,6 +19,8 @@ export default defineConfig(async () => {
                   WALLET_SECRET_KEY: "c2F0Y2hlbC10ZXN0LXdhbGxldC1zZWNyZXQta2V5ISE=",
                   TEST_MIGRATIONS: migrations,
                 },
+                // SELF.fetch is an outbound fetch for miniflare; keep the client IP the rate-limit test sets.
+                stripCfConnectingIp: false,
               },
             }),
           ],

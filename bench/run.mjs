@@ -6,6 +6,9 @@
 import { Buffer } from "node:buffer";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { startLocalServer } from "../scripts/local-server.mjs";
+import { benchAuth } from "./auth.mjs";
+import { benchNwc } from "./nwc.mjs";
+import { benchPaywall } from "./paywall.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const N = QUICK
@@ -140,7 +143,10 @@ function jsonRpcMessage(body) {
 
 async function main() {
   step("starting wrangler dev (fresh state)…");
-  const server = await startLocalServer();
+  // Rate limits off (development only): the benchmark sends far more than one client may.
+  const server = await startLocalServer({
+    vars: { RATE_LIMITS: "off", WALLET_SECRET_KEY: "YmVuY2gtd2FsbGV0LXNlY3JldC1rZXktMzItYnl0ZXM=" },
+  });
   const stopOnSignal = () => server.stop().finally(() => process.exit(130));
   process.once("SIGINT", stopOnSignal);
   process.once("SIGTERM", stopOnSignal);
@@ -317,6 +323,19 @@ async function main() {
       `  ${verdict(agentRpcBytes <= TARGETS.toolsListBytes)}  agent tools/list ≤ 12 KB           ${agentRpcBytes} B JSON-RPC response (${(agentRpcBytes / 1024).toFixed(1)} KB)`,
     );
     lines.push("");
+    // The other benchmarks share this server; NWC goes last because it moves the dev operator's wallet to NWC.
+    for (const [name, run] of [
+      ["auth", () => benchAuth({ url, agentKey: agent.api_key, n: QUICK ? 50 : 300 })],
+      ["paid APIs", () => benchPaywall({ url, devKey, ...(QUICK ? { n: 10 } : {}) })],
+      ["NWC", () => benchNwc({ url, devKey, ...(QUICK ? { n: 5 } : {}) })],
+    ]) {
+      step(`${name} benchmark…`);
+      try {
+        lines.push(...(await run()), "");
+      } catch (e) {
+        lines.push(`${name} benchmark failed: ${e instanceof Error ? e.message : String(e)}`, "");
+      }
+    }
     console.log(lines.join("\n"));
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));

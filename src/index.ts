@@ -2,6 +2,7 @@ import { createMcpHandler } from "agents/mcp/server";
 import { authenticate } from "./auth/authenticate";
 import { PROTECTED_ROUTES, providerFor, resourceMetadataUrl } from "./auth/oauth";
 import { fromProps, toProps, type Principal } from "./auth/principal";
+import { limitIp } from "./auth/rate-limit";
 import { createServerV2 } from "./mcp/server";
 import { SatchelSseSession } from "./mcp/sse";
 import { getAgent } from "./store/accounts";
@@ -118,6 +119,8 @@ export default {
     if (url.pathname === "/health") {
       return Response.json({ ok: true, service: "satchel" }, { headers: { "cache-control": "no-store" } });
     }
+    const limited = await limitIp(env, request);
+    if (limited) return limited;
     const provider = providerFor(url.origin, handlers);
     return provider ? provider.fetch(request, env, ctx) : withoutOAuth(request, env, ctx);
   },

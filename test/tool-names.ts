@@ -2,7 +2,7 @@
  * The tool names each principal must see, written out by hand: the tests assert tools/list against
  * these, so adding, renaming or re-scoping a tool is a deliberate change here too.
  */
-export const EVERYONE_TOOLS = ["decode_invoice", "get_info", "whoami"];
+export const EVERYONE_TOOLS = ["decode_invoice", "get_info", "get_rate_limits", "whoami"];
 
 export const AGENT_TOOLS = [
   "check_balance",

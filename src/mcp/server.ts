@@ -4,6 +4,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprot
 import { z } from "zod";
 import { resolveAgent } from "../accounts/agents";
 import type { Principal } from "../auth/principal";
+import { limitKey } from "../auth/rate-limit";
 import { SatchelError } from "../errors";
 import { errorResult, successResult, type ToolResult } from "./result";
 import { AgentId } from "./schemas";
@@ -82,6 +83,7 @@ export async function callTool(
   rawArgs: unknown,
 ): Promise<ToolResult> {
   try {
+    await limitKey(env, principal.keyId);
     const bound = BOUND[principal.kind].get(name);
     if (!bound) {
       throw new SatchelError("NOT_FOUND", `Unknown tool: ${name.slice(0, 64)}.`, {

@@ -20,7 +20,9 @@ export class SatchelSseSession extends McpAgent<Env, unknown, Record<string, unk
     attachToServerV1(this.server, () => ({
       env: this.env,
       principal: fromProps(this.props),
-      sessionId: `sse:${this.getSessionId()}`,
+      // An OAuth grant is one connection however often it reconnects: its cap must not reset.
+      sessionId:
+        fromProps(this.props)?.via === "oauth" ? `key:${fromProps(this.props)!.keyId}` : `sse:${this.getSessionId()}`,
     }));
   }
 }

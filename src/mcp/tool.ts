@@ -22,6 +22,15 @@ export interface ToolContext {
   agentId: string | null;
 }
 
+/**
+ * The spending session of a call for the ledger: its id, and the per-connection cap an OAuth grant
+ * carries (the consent page sets it), applied on top of the agent's own per-session limit.
+ */
+export function spendingSession(ctx: ToolContext): { sessionId: string; sessionLimitMsat?: number } {
+  const cap = ctx.principal.kind === "agent" ? ctx.principal.connectionCapSats : undefined;
+  return { sessionId: ctx.sessionId, ...(cap === undefined ? {} : { sessionLimitMsat: cap * 1000 }) };
+}
+
 /** One entry of the tool table: schema in, one domain call, schema out. Transport-agnostic. */
 export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   name: string;

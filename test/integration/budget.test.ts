@@ -114,6 +114,26 @@ describe("concurrent payments racing one budget", () => {
     ok(await tool(principal, "pay_invoice", { invoice: await merchantInvoice(10) }, "session-2"));
   });
 
+  it("an OAuth connection's cap applies across its sessions, on top of the agent's limits", async () => {
+    const { principal: op } = await newOperator();
+    const { principal } = await newAgent(op);
+    const agentId = (principal as { agentId: string }).agentId;
+    const grant = {
+      kind: "agent",
+      operatorId: op.operatorId,
+      agentId,
+      keyId: "grant:g1",
+      via: "oauth",
+      connectionCapSats: 30,
+    } as const;
+    ok(await tool(grant, "pay_invoice", { invoice: await merchantInvoice(20) }, "key:grant:g1"));
+    expect(codeOf(await tool(grant, "pay_invoice", { invoice: await merchantInvoice(20) }, "key:grant:g1"))).toBe(
+      "BUDGET_EXCEEDED",
+    );
+    // The agent's own key is another connection, not bound by that grant's cap.
+    ok(await tool(principal, "pay_invoice", { invoice: await merchantInvoice(20) }));
+  });
+
   it("set_budget takes effect on the next payment", async () => {
     const { principal: op } = await newOperator();
     const { agentId, principal } = await newAgent(op);

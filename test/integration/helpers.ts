@@ -69,7 +69,8 @@ export async function newAgent(
       kind: "agent",
       operatorId: op.operatorId,
       agentId: created.agent_id,
-      keyId: "test",
+      // One credential per agent, as in production: rate limits are per credential.
+      keyId: `test_${created.agent_id}`,
       via: "api_key",
     },
   };

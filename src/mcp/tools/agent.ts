@@ -13,7 +13,7 @@ import {
   Sats,
   TransactionOutput,
 } from "../schemas";
-import { defineTool, type ToolContext } from "../tool";
+import { defineTool, spendingSession, type ToolContext } from "../tool";
 
 /** Agent tools always have an agent: the server resolves it before running them. */
 const ledger = (ctx: ToolContext) => ledgerStub(ctx.env, ctx.agentId!);
@@ -152,7 +152,7 @@ const payInvoice = defineTool({
       ...(a.amount_sats === undefined ? {} : { amountMsat: a.amount_sats * 1000 }),
       ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
       ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
-      sessionId: ctx.sessionId,
+      ...spendingSession(ctx),
     });
     return paymentOut(p);
   },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RATE_LIMITS } from "../../auth/rate-limit";
 import { getConfig } from "../../config";
 import { decodeInvoice, isExpired } from "../../lightning/bolt11";
 import { walletFor } from "../../wallet/factory";
@@ -136,4 +137,26 @@ const decode = defineTool({
   },
 });
 
-export const infoTools = [getInfo, whoami, decode];
+const rateLimits = defineTool({
+  name: "get_rate_limits",
+  title: "Rate limits",
+  description:
+    "The request limits that protect Satchel: tool calls per credential and requests per IP address, each over a window. Past a limit, calls fail with RATE_LIMITED (HTTP 429 for IPs) until the window passes.",
+  audience: "everyone",
+  input: z.strictObject({}),
+  output: z.object({
+    per_credential: z.object({ limit: z.number(), period_seconds: z.number() }),
+    per_ip: z.object({ limit: z.number(), period_seconds: z.number() }),
+    credential: z.string(),
+  }),
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async run(ctx) {
+    return {
+      per_credential: { limit: RATE_LIMITS.perKey.limit, period_seconds: RATE_LIMITS.perKey.periodSeconds },
+      per_ip: { limit: RATE_LIMITS.perIp.limit, period_seconds: RATE_LIMITS.perIp.periodSeconds },
+      credential: ctx.principal.via,
+    };
+  },
+});
+
+export const infoTools = [getInfo, whoami, decode, rateLimits];

@@ -26,7 +26,7 @@ import {
 } from "../../lightning/lnurl";
 import { iso, toSats } from "../format";
 import { IdempotencyKey, PaymentOutput, Sats } from "../schemas";
-import { defineTool } from "../tool";
+import { defineTool, spendingSession } from "../tool";
 
 const connectWallet = defineTool({
   name: "connect_wallet",
@@ -153,7 +153,7 @@ const keysend = defineTool({
       ...(a.message ? { message: a.message } : {}),
       ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
       ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
-      sessionId: ctx.sessionId,
+      ...spendingSession(ctx),
     };
     let r: Result<PaymentView>;
     try {
@@ -206,7 +206,7 @@ const payLightningAddress = defineTool({
       invoice: inv.invoice,
       ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
       ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
-      sessionId: ctx.sessionId,
+      ...spendingSession(ctx),
       memo: `${isAddress ? a.address.trim().toLowerCase() : url.host}${params.description ? `: ${params.description}` : ""}`.slice(
         0,
         300,

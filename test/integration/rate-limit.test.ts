@@ -1,0 +1,34 @@
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { RATE_LIMITS } from "../../src/auth/rate-limit";
+import { codeOf, newOperator, ok, tool } from "./helpers";
+
+describe("rate limits", () => {
+  it("a credential past its tool-call limit gets RATE_LIMITED with a retry hint; other credentials do not", async () => {
+    const { principal } = await newOperator();
+    const { principal: other } = await newOperator();
+    for (let i = 0; i < RATE_LIMITS.perKey.limit; i++) {
+      expect(codeOf(await tool(principal, "decode_invoice", { invoice: "not an invoice" }))).toBe("INVALID_INVOICE");
+    }
+    const limited = await tool(principal, "get_rate_limits");
+    expect(codeOf(limited)).toBe("RATE_LIMITED");
+    expect(limited.structuredContent).toMatchObject({
+      details: { retry_after_seconds: RATE_LIMITS.perKey.periodSeconds },
+    });
+    const limits = ok<{ per_credential: { limit: number } }>(await tool(other, "get_rate_limits"));
+    expect(limits.per_credential.limit).toBe(RATE_LIMITS.perKey.limit);
+  }, 120_000);
+
+  it("an IP past its limit gets HTTP 429 with Retry-After on every route but /health", async () => {
+    const from = (ip: string, path = "/no-such-page") =>
+      SELF.fetch(`http://localhost${path}`, { headers: { host: "localhost", "cf-connecting-ip": ip } });
+    for (let i = 0; i < RATE_LIMITS.perIp.limit; i++) expect((await from("203.0.113.7")).status).toBe(404);
+    for (const path of ["/no-such-page", "/mcp", "/sse", "/sign-in"]) {
+      const res = await from("203.0.113.7", path);
+      expect(res.status, path).toBe(429);
+      expect(res.headers.get("retry-after")).toBe(String(RATE_LIMITS.perIp.periodSeconds));
+    }
+    expect((await from("203.0.113.7", "/health")).status).toBe(200);
+    expect((await from("203.0.113.8")).status).toBe(404);
+  }, 120_000);
+});
