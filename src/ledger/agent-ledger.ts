@@ -869,6 +869,22 @@ export class AgentLedger extends DurableObject<Env> {
     return row ? { token: row.token, paymentHash: row.payment_hash, amountMsat: row.amount_msat } : null;
   }
 
+  /**
+   * What pay_l402_api reads before its first request, in one call: the snapshot (policy, headroom)
+   * and the cached L402 credential of the origin (none when origin is null).
+   */
+  async getSnapshotAndToken(
+    sessionId: string | undefined,
+    origin: string | null,
+  ): Promise<
+    Result<{ snapshot: AgentSnapshot; token: { token: string; paymentHash: string; amountMsat: number } | null }>
+  > {
+    return capture(async () => ({
+      snapshot: this.snapshot(sessionId),
+      token: origin === null ? null : await this.getToken(origin),
+    }));
+  }
+
   /** Remembers a paid L402 credential for an origin, replacing any older one. */
   async putToken(origin: string, t: { token: string; paymentHash: string; amountMsat: number }): Promise<void> {
     this.sql.exec(

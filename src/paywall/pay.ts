@@ -1,6 +1,7 @@
 // pay_l402_api: request a URL; on 402 detect the protocol (L402 wins over X402), check the challenge
 // before paying, pay through the agent's ledger, verify the preimage, retry with the credential.
 // Tokens are cached per agent and origin in the ledger and reused until the server refuses them.
+import { waitUntil } from "cloudflare:workers";
 import { getConfig } from "../config";
 import { fromSerialized, SatchelError, type SerializedError } from "../errors";
 import { newId } from "../ids";
@@ -74,6 +75,11 @@ export interface PayApiResult extends ShownBody {
 
 /** Calls paying for one agent and origin in this isolate; others wait for them and reuse the token. */
 const inflight = new Map<string, Promise<void>>();
+/**
+ * How many credentials this isolate has cached per agent and origin. A call that saw the count
+ * unchanged since it read the token cache knows no call here paid meanwhile, and skips re-reading it.
+ */
+const cachedCount = new Map<string, number>();
 
 const sats = (msatAmount: number) => Math.ceil(msatAmount / 1000);
 const satsFloor = (msatAmount: number) => Math.floor(msatAmount / 1000);
@@ -88,10 +94,12 @@ export async function payApi(
   const url = checkUrl(req.url, config.development);
   const ledger = ledgerStub(ctx.env, ctx.agentId);
   // Both reads at once: the token cache is only used after the policy checks below pass.
-  const [snap, cachedToken] = await Promise.all([
-    call(ledger.getSnapshot(ctx.sessionId)),
-    req.dryRun ? Promise.resolve(null) : ledger.getToken(url.origin),
-  ]);
+  const cacheKey = `${ctx.agentId} ${url.origin}`;
+  const cachedBefore = cachedCount.get(cacheKey) ?? 0;
+  // One ledger call: the policy and headroom, and the origin's cached credential (used only after the policy checks).
+  const { snapshot: snap, token: cachedToken } = await call(
+    ledger.getSnapshotAndToken(ctx.sessionId, req.dryRun ? null : url.origin),
+  );
   if (snap.status !== "active") {
     throw new SatchelError("AGENT_DISABLED", "This agent is disabled; it cannot call paid APIs.", {
       hint: "The operator can reactivate it.",
@@ -153,14 +161,21 @@ export async function payApi(
     ...opts.limits,
   });
   flow.cachedToken = cachedToken;
+  flow.cachedBefore = cachedBefore;
   try {
     const result = await flow.run();
     if (!req.dryRun && (req.idempotencyKey || flow.attempted)) {
       row.outcome = flow.outcome;
       row.http_status = result.status;
       row.updated_at = Date.now();
-      if (req.idempotencyKey) row.result_json = JSON.stringify(result);
-      await recordCall(ctx.env.DB, row);
+      if (req.idempotencyKey) {
+        // A repeat of the key reads this row: written before the answer.
+        row.result_json = JSON.stringify(result);
+        await recordCall(ctx.env.DB, row);
+      } else {
+        // The HTTP-side record only (the payment itself is journaled by the ledger): off the answer's path.
+        afterResponse(recordCall(ctx.env.DB, row), "could not record paid call");
+      }
     }
     return result;
   } catch (e) {
@@ -174,16 +189,21 @@ export async function payApi(
     if (moneyMayHaveMoved) {
       // The key keeps this outcome, so a repeat returns it instead of paying again.
       row.outcome = flow.paidView ? "upstream_error" : "failed";
-      if (req.idempotencyKey) row.result_json = JSON.stringify({ error: err.toJSON() });
-      await recordCall(ctx.env.DB, row).catch((w: unknown) => logWarn("could not record paid call", w));
+      if (req.idempotencyKey) {
+        row.result_json = JSON.stringify({ error: err.toJSON() });
+        await recordCall(ctx.env.DB, row).catch((w: unknown) => logWarn("could not record paid call", w));
+      } else {
+        afterResponse(recordCall(ctx.env.DB, row), "could not record paid call");
+      }
     } else {
       if (req.idempotencyKey) {
         await releaseKey(ctx.env.DB, row.id).catch((w: unknown) => logWarn("could not release key", w));
       }
       if (flow.attempted) {
         row.outcome = err.code === "PAYMENT_FAILED" ? "failed" : "refused";
-        await recordCall(ctx.env.DB, { ...row, id: `${row.id}_r`, idempotency_key: null }).catch((w: unknown) =>
-          logWarn("could not record refused call", w),
+        afterResponse(
+          recordCall(ctx.env.DB, { ...row, id: `${row.id}_r`, idempotency_key: null }),
+          "could not record refused call",
         );
       }
     }
@@ -191,6 +211,22 @@ export async function payApi(
   } finally {
     flow.close();
   }
+}
+
+/** Records being written after the answer went out (waitUntil), for recordsWritten. */
+const pendingRecords = new Set<Promise<void>>();
+
+/** Finishes a write after the tool has answered; a failure is logged, never thrown. */
+function afterResponse(p: Promise<void>, failure: string): void {
+  const q = p.catch((w: unknown) => logWarn(failure, w));
+  pendingRecords.add(q);
+  void q.finally(() => pendingRecords.delete(q));
+  waitUntil(q);
+}
+
+/** Test hook: resolves once every paywall_calls row written after an answer is in D1. */
+export async function recordsWritten(): Promise<void> {
+  await Promise.all([...pendingRecords]);
 }
 
 function logWarn(msg: string, e: unknown): void {
@@ -213,6 +249,8 @@ class Flow {
   x402: X402Paid | null = null;
   /** The origin's cached credential, read together with the policy. */
   cachedToken: { token: string } | null = null;
+  /** cachedCount for this agent and origin when the token cache was read. */
+  cachedBefore = 0;
 
   constructor(
     readonly ctx: PayContext,
@@ -301,8 +339,9 @@ class Flow {
     const mine = new Promise<void>((r) => (done = r));
     inflight.set(key, mine);
     try {
-      // Another call may have paid between our request and now.
-      const reused = await this.tryCached(res.url, refused);
+      // Another call in this isolate may have paid since we read the token cache: then try its token.
+      const reused =
+        (cachedCount.get(key) ?? 0) !== this.cachedBefore ? await this.tryCached(res.url, refused) : { refused };
       if (reused.result) return reused.result;
       if (reused.challenge) {
         res = reused.challenge;
@@ -352,12 +391,20 @@ class Flow {
     }
     const credential = l402Authorization(ch.scheme, ch.macaroon, preimage);
     this.credential = credential;
-    await this.ledger.putToken(at.origin, {
+    // Cached while the paid request is on its way (the ledger gets it first), not after it.
+    const cached = this.ledger.putToken(at.origin, {
       token: credential,
       paymentHash: checked.inv.paymentHash,
       amountMsat: checked.amountMsat,
     });
-    const paid = await this.sendPaid(at, this.withAuth(credential));
+    let paid: FetchedResponse;
+    try {
+      paid = await this.sendPaid(at, this.withAuth(credential));
+    } finally {
+      await cached;
+      const key = `${this.ctx.agentId} ${at.origin}`;
+      cachedCount.set(key, (cachedCount.get(key) ?? 0) + 1);
+    }
     if (paid.status === 402) {
       await this.ledger.dropToken(at.origin, credential);
       throw new SatchelError("UPSTREAM_ERROR", "The API refused the credential Satchel paid for.", {

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setTransportForTests } from "../../src/paywall/http";
+import { recordsWritten } from "../../src/paywall/pay";
 import { listCalls } from "../../src/paywall/store";
 import { albyServer, apertureServer, hostileServer } from "../support/paywalls";
 import { codeOf, journal, newAgent, newOperator, ok, snapshot, tool, walletBalanceMsat } from "./helpers";
@@ -57,6 +58,7 @@ describe("L402 servers Satchel did not write", () => {
       .bind(out[0]!.id)
       .first();
     expect(row).toEqual({ host: "alby.test", description: "L402 GET /alby/weather" });
+    await recordsWritten();
     const calls = await listCalls(env.DB, agentId);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ protocol: "l402", outcome: "paid", path: "/alby/weather", amount_msat: 12_000 });
