@@ -6,7 +6,7 @@ import { decodeInvoice, isExpired } from "../lightning/bolt11";
 import { paymentHashOf, preimageMatches } from "../lightning/preimage";
 import { msat } from "../money";
 import { capture, type Result } from "../result";
-import { claimPayment, findInvoiceOwner, recordInvoiceOwner, releaseClaim } from "../store/invoices";
+import { recordInvoiceOwner, releaseClaim, routeAndClaim } from "../store/invoices";
 import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
 import { supportsKeysend, walletFeeReserve, walletFor } from "../wallet/factory";
@@ -439,17 +439,21 @@ export class AgentLedger extends DurableObject<Env> {
       this.assertNotPaid(inv.paymentHash);
 
       // Where the money goes is decided before the reservation: the reservation step must not await.
-      const owner = await findInvoiceOwner(this.env.DB, inv.paymentHash);
-      if (owner?.agent_id === agent.id) {
-        throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
-      }
-      const payee = owner && owner.operator_id === agent.operator_id ? owner.agent_id : null;
-      const claimant = await claimPayment(this.env.DB, {
+      const { owner, claimant } = await routeAndClaim(this.env.DB, {
         operatorId: agent.operator_id,
         paymentHash: inv.paymentHash,
         agentId: agent.id,
         at: this.now(),
       });
+      if (owner?.agent_id === agent.id) {
+        await releaseClaim(this.env.DB, {
+          operatorId: agent.operator_id,
+          paymentHash: inv.paymentHash,
+          agentId: agent.id,
+        });
+        throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
+      }
+      const payee = owner && owner.operator_id === agent.operator_id ? owner.agent_id : null;
       if (claimant !== agent.id) {
         throw new SatchelError("ALREADY_PAID", "Another agent of this operator has paid or is paying this invoice.", {
           hint: "An invoice is paid once per wallet; ask the payee for a new invoice.",

@@ -30,25 +30,6 @@ export async function findInvoiceOwner(db: D1Database, paymentHash: string): Pro
     .first<InvoiceOwner>();
 }
 
-/**
- * Claims the right to pay an invoice for one agent of an operator; returns the agent holding the
- * claim (this one, or another that claimed first). Atomic: the primary key decides races.
- */
-export async function claimPayment(
-  db: D1Database,
-  c: { operatorId: string; paymentHash: string; agentId: string; at: number },
-): Promise<string> {
-  const row = await db
-    .prepare(
-      `INSERT INTO payment_claims (operator_id, payment_hash, agent_id, created_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (operator_id, payment_hash) DO UPDATE SET operator_id = operator_id
-       RETURNING agent_id`,
-    )
-    .bind(c.operatorId, c.paymentHash, c.agentId, c.at)
-    .first<{ agent_id: string }>();
-  return row!.agent_id;
-}
-
 /** Gives up a claim after a payment definitely failed, so the invoice may be paid again. */
 export async function releaseClaim(
   db: D1Database,
@@ -58,4 +39,29 @@ export async function releaseClaim(
     .prepare("DELETE FROM payment_claims WHERE operator_id = ? AND payment_hash = ? AND agent_id = ?")
     .bind(c.operatorId, c.paymentHash, c.agentId)
     .run();
+}
+
+/**
+ * Who issued the invoice, and which agent of the operator holds the right to pay it (the first
+ * to claim; the primary key decides races), in one round trip to D1 (one batch, run in order): who issued
+ * the invoice, and which agent of the operator holds the right to pay it.
+ */
+export async function routeAndClaim(
+  db: D1Database,
+  c: { operatorId: string; paymentHash: string; agentId: string; at: number },
+): Promise<{ owner: InvoiceOwner | null; claimant: string }> {
+  const [owner, claim] = await db.batch([
+    db.prepare("SELECT agent_id, operator_id FROM invoices WHERE payment_hash = ?").bind(c.paymentHash),
+    db
+      .prepare(
+        `INSERT INTO payment_claims (operator_id, payment_hash, agent_id, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (operator_id, payment_hash) DO UPDATE SET operator_id = operator_id
+         RETURNING agent_id`,
+      )
+      .bind(c.operatorId, c.paymentHash, c.agentId, c.at),
+  ]);
+  return {
+    owner: (owner?.results[0] as InvoiceOwner | undefined) ?? null,
+    claimant: (claim?.results[0] as { agent_id: string }).agent_id,
+  };
 }
