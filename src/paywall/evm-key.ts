@@ -1,6 +1,9 @@
 // The operator's EVM key for X402 over USDC (configure_x402): validated, sealed with the wallet
 // secret key (src/wallet/connection.ts) before it reaches D1 (`x402_keys`, migrations/0021), and
 // opened only to sign one payment. The key is never returned, logged or echoed in an error.
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { SatchelError } from "../errors";
 import { openSecret, sealSecret } from "../wallet/connection";
 
@@ -38,14 +41,18 @@ function normaliseKey(raw: string): `0x${string}` {
   return `0x${hex}`;
 }
 
-/** viem is loaded on first use (./evm-sign), so Worker start-up does not pay for it. */
-async function addressOfKey(key: `0x${string}`): Promise<string> {
-  const { addressOf } = await import("./evm-sign");
-  try {
-    return addressOf(key);
-  } catch {
+/**
+ * The EIP-55 checksummed address of a private key: keccak-256 of the uncompressed public key, last
+ * 20 bytes. With the curve and hash Satchel already loads, so configuring needs no EVM library.
+ */
+export function evmAddress(key: `0x${string}`): string {
+  const secret = hexToBytes(key.slice(2));
+  if (!secp256k1.utils.isValidSecretKey(secret)) {
     throw new SatchelError("INVALID_INPUT", "evm_private_key is not a valid secp256k1 private key.");
   }
+  const hex = bytesToHex(keccak_256(secp256k1.getPublicKey(secret, false).subarray(1)).subarray(12));
+  const check = bytesToHex(keccak_256(new TextEncoder().encode(hex)));
+  return `0x${[...hex].map((c, i) => (parseInt(check[i]!, 16) >= 8 ? c.toUpperCase() : c)).join("")}`;
 }
 
 /** Validates, seals and stores the operator's key (replacing any earlier one). */
@@ -55,7 +62,7 @@ export async function configureX402Key(
   input: { evmPrivateKey: string; networks: string[] },
 ): Promise<X402KeyView> {
   const key = normaliseKey(input.evmPrivateKey);
-  const address = await addressOfKey(key);
+  const address = evmAddress(key);
   const networks = [...new Set(input.networks.map((n) => caip2Of(n)))];
   if (networks.length === 0 || networks.some((n) => n === null)) {
     throw new SatchelError(

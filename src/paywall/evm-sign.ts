@@ -1,4 +1,4 @@
-// The only module that loads viem and the @x402 SDK. It is imported dynamically (evm.ts, evm-key.ts)
+// The only module that loads viem and the @x402 SDK. It is imported dynamically (evm.ts)
 // so Worker start-up does not evaluate them, and it imports no Satchel module: a module shared with
 // the static graph would be wrapped for lazy start-up by the bundler, which breaks circular imports.
 import { x402Client } from "@x402/core/client";
@@ -17,11 +17,6 @@ export interface Authorization {
   validAfter: string;
   validBefore: string;
   nonce: string;
-}
-
-/** The address of a private key; throws on a key that is not on the curve. */
-export function addressOf(privateKey: `0x${string}`): string {
-  return privateKeyToAccount(privateKey).address;
 }
 
 /**
