@@ -17,6 +17,12 @@ export default defineConfig(async () => {
                   DEV_OPERATOR_KEY: TEST_DEV_KEY,
                   // base64("satchel-test-wallet-secret-key!!"): seals wallet secrets in the tests.
                   WALLET_SECRET_KEY: "c2F0Y2hlbC10ZXN0LXdhbGxldC1zZWNyZXQta2V5ISE=",
+                  // The shared wallet scenarios (test/integration/scenarios) run on NWC and LNbits too:
+                  // the lab's wallets charge no routing fee, so no fee is reserved and budgets stay
+                  // exact to the sat; a wallet that never answers is seen after 2 s, not 30.
+                  WALLET_FEE_RESERVE_PPM: "0",
+                  WALLET_FEE_RESERVE_MIN_SATS: "0",
+                  NWC_REPLY_TIMEOUT_MS: "2000",
                   TEST_MIGRATIONS: migrations,
                 },
                 // SELF.fetch is an outbound fetch for miniflare; keep the client IP the rate-limit test sets.
@@ -28,6 +34,8 @@ export default defineConfig(async () => {
             name: "workers",
             include: ["src/**/*.test.ts", "test/integration/**/*.test.ts"],
             setupFiles: ["test/integration/apply-migrations.ts"],
+            // The wallet lab (relay + NWC wallet service, LNbits API) on loopback, started in Node.
+            globalSetup: ["test/support/nwc/lab-setup.ts"],
           },
         },
         {

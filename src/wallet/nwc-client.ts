@@ -3,8 +3,11 @@
  *
  * - one WebSocket per relay, opened lazily inside the caller's request or Durable Object (never at
  *   module scope) and kept for later calls: a warm client sends one EVENT per request, no handshake;
- * - one standing subscription per relay for every reply and notification addressed to us, so a
- *   request is never published before the place its answer lands is listening;
+ * - one standing subscription per relay for every reply and notification addressed to us (and the
+ *   wallet's info event, in the same REQ), so a request is never published before the place its
+ *   answer lands is listening;
+ * - a socket the relay dropped is reopened by the next request; requests waiting on it when it
+ *   dropped end at once as "sent, outcome unknown" (replies are ephemeral: theirs are lost);
  * - replies are accepted only from the wallet's key with a valid signature (nostr-tools checks the
  *   signature and the filter; we check the author and the request id again);
  * - encryption is chosen from the wallet's info event (kind 13194): NIP-44 v2 when offered, else NIP-04;
@@ -113,8 +116,14 @@ export class NwcClient {
   private readonly secretKey: Uint8Array;
   private readonly relays = new Map<string, Relay>();
   private readonly connecting = new Map<string, Promise<Relay>>();
+  /** The standing subscription of each open relay (replies and notifications). */
+  private readonly standing = new Map<Relay, { close(): void }>();
   private readonly waiting = new Map<string, Waiter>();
   private info: NwcServiceInfo | null = null;
+  /** created_at of the info event in use: a newer one (re-published by the wallet) replaces it. */
+  private infoAt = -1;
+  /** The info fetch in progress, so concurrent first requests share one. */
+  private infoFetch: Promise<NwcServiceInfo> | null = null;
   private conversationKey: Uint8Array | null = null;
   private closed = false;
   private readonly opts: Required<Omit<NwcClientOptions, "onNotification">> & Pick<NwcClientOptions, "onNotification">;
@@ -168,12 +177,20 @@ export class NwcClient {
   private async openRelay(url: string): Promise<Relay> {
     const relay = new Relay(url);
     relay.onclose = () => {
-      if (this.relays.get(url) === relay) this.relays.delete(url);
+      this.standing.delete(relay);
+      if (this.relays.get(url) !== relay) return;
+      this.relays.delete(url);
+      // The last socket is gone: a reply can no longer reach us (NIP-47 replies are ephemeral and
+      // not kept by relays), so every request in flight is now of unknown outcome. Say so at once
+      // instead of waiting out the reply timeout; the next request opens a new socket.
+      if (!this.connected) this.failWaiting();
     };
     await relay.connect({ timeout: this.opts.connectTimeoutMs });
     this.connects++;
-    // Replies and notifications addressed to us, from the wallet only. Waiting for EOSE makes sure
-    // the relay has registered the subscription before any request goes out on this socket.
+    // Replies and notifications addressed to us, from the wallet only — and, in the same REQ, the
+    // wallet's info event, so a cold start costs one subscription round trip, not two. Waiting for
+    // EOSE makes sure the relay has registered the subscription before any request goes out on
+    // this socket (and that the stored info event, if any, has arrived).
     await new Promise<void>((resolve) => {
       const sub = relay.subscribe(
         [
@@ -183,6 +200,7 @@ export class NwcClient {
             "#p": [this.clientPubkey],
             since: this.opts.now() - 5,
           },
+          { kinds: [NWC_INFO_KIND], authors: [this.walletPubkey], limit: 1 },
         ],
         {
           onevent: (e) => this.onEvent(e),
@@ -191,17 +209,35 @@ export class NwcClient {
           eoseTimeout: this.opts.connectTimeoutMs,
         },
       );
-      void sub;
+      this.standing.set(relay, sub);
     });
     if (!relay.connected) throw new NwcUnavailableError("The relay closed the connection.");
+    if (this.closed) {
+      closeRelay(relay, this.standing.get(relay));
+      throw new NwcUnavailableError("This NWC client was closed.");
+    }
     this.relays.set(url, relay);
     return relay;
+  }
+
+  /** Every waiting request ends as a timeout that may have been sent: its outcome is unknown. */
+  private failWaiting(): void {
+    for (const w of [...this.waiting.values()]) w.reject(new NwcTimeoutError(true));
   }
 
   /** The wallet's info event (kind 13194), fetched once per client. */
   async serviceInfo(): Promise<NwcServiceInfo> {
     if (this.info) return this.info;
+    this.infoFetch ??= this.fetchServiceInfo().finally(() => {
+      this.infoFetch = null;
+    });
+    return this.infoFetch;
+  }
+
+  private async fetchServiceInfo(): Promise<NwcServiceInfo> {
     await this.connect();
+    // Usually the standing subscription has brought it already.
+    if (this.info) return this.info;
     const relays = [...this.relays.values()].filter((r) => r.connected);
     const found = await new Promise<Event | null>((resolve) => {
       let remaining = relays.length;
@@ -233,8 +269,15 @@ export class NwcClient {
     if (!found) {
       throw new NwcUnavailableError("The wallet has not published its NWC info event on these relays.");
     }
-    this.info = parseInfoEvent(found);
-    return this.info;
+    this.takeInfo(found);
+    return this.info!;
+  }
+
+  /** Uses a (verified) info event of the wallet unless a newer one is already in use. */
+  private takeInfo(e: Event): void {
+    if (e.created_at <= this.infoAt) return;
+    this.infoAt = e.created_at;
+    this.info = parseInfoEvent(e);
   }
 
   /**
@@ -247,6 +290,8 @@ export class NwcClient {
     timeoutMs: number,
   ): Promise<T> {
     const info = await this.serviceInfo();
+    // Reopens a socket the relay dropped since the last request (a no-op while connected).
+    await this.connect();
     const encryption = pickEncryption(info);
     if (!encryption)
       throw new NwcWalletError("UNSUPPORTED_ENCRYPTION", "The wallet offers no encryption Satchel speaks.");
@@ -301,6 +346,10 @@ export class NwcClient {
     // nostr-tools already checked the signature and our filter; the author check is repeated here
     // because a reply from anyone but the wallet must never settle a payment.
     if (e.pubkey !== this.walletPubkey || !verifyEvent(e)) return;
+    if (e.kind === NWC_INFO_KIND) {
+      this.takeInfo(e);
+      return;
+    }
     let plain: string;
     try {
       plain = this.decrypt(e.content);
@@ -357,11 +406,23 @@ export class NwcClient {
   /** Closes every socket and fails every waiting request as a timeout (they may have been sent). */
   close(): void {
     this.closed = true;
-    for (const w of this.waiting.values()) w.reject(new NwcTimeoutError(true));
+    this.failWaiting();
     this.waiting.clear();
-    for (const r of this.relays.values()) r.close();
+    const relays = [...this.relays.values()];
     this.relays.clear();
+    for (const r of relays) closeRelay(r, this.standing.get(r));
+    this.standing.clear();
   }
+}
+
+/**
+ * Closes a relay socket after ending its subscription. nostr-tools sends a subscription's CLOSE
+ * message on a later tick, so closing the socket in the same tick makes that send throw
+ * (an unhandled rejection): the socket is closed one tick later.
+ */
+function closeRelay(relay: Relay, sub: { close(): void } | undefined): void {
+  sub?.close();
+  setTimeout(() => relay.close(), 0);
 }
 
 /** NIP-44 v2 when the wallet offers it, else NIP-04; null when it offers neither. */

@@ -31,6 +31,35 @@ describe("NwcClient", () => {
     }
   });
 
+  it("a dropped relay fails the request in flight at once (outcome unknown), and the next request reconnects", async () => {
+    const silent = await lab.createNwcWallet({ kind: "silent" });
+    const parts = parseNwcUri(silent.uri);
+    const c = new NwcClient(parts);
+    const drop = () =>
+      fetch(`${lab.url}/control`, {
+        method: "POST",
+        body: JSON.stringify({ op: "drop", wallet_pubkey: parts.walletPubkey }),
+      }).then((r) => r.json() as Promise<{ dropped: number }>);
+    try {
+      await c.serviceInfo();
+      const inv = lab.network.makeInvoice("merchant", { amountMsat: 5_000, description: "x" });
+      // A reply timeout far beyond the test's own: only the drop can end this request in time.
+      const inFlight = c.request("pay_invoice", { invoice: inv.invoice }, 120_000);
+      const settled = inFlight.catch((e: unknown) => e);
+      await c.request("get_balance", {}, 5000); // the pay request is out: the wallet answered the next one
+      expect(await drop()).toEqual({ dropped: 1 });
+      const e = await settled;
+      expect(e).toBeInstanceOf(NwcTimeoutError);
+      expect((e as NwcTimeoutError).sent).toBe(true);
+      expect(c.connected).toBe(false);
+      // The next request opens a new socket (with its subscription) instead of failing for good.
+      expect(await c.request<{ balance: number }>("get_balance", {}, 5000)).toMatchObject({ balance: 1_000_000_000 });
+      expect(c.connects).toBe(2);
+    } finally {
+      c.close();
+    }
+  }, 30_000);
+
   it("pays an invoice, maps wallet errors, and times out on a silent wallet", async () => {
     const w = await lab.createNwcWallet({});
     const c = new NwcClient(parseNwcUri(w.uri));

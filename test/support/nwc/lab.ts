@@ -18,9 +18,14 @@ import { EventRepository, type Event as RelayEvent, type Filter as RelayFilter }
 import * as nip04 from "nostr-tools/nip04";
 import * as nip44 from "nostr-tools/nip44";
 import { finalizeEvent, getPublicKey } from "nostr-tools/pure";
-import { WebSocketServer, type WebSocket } from "ws";
+import { createRequire } from "node:module";
+import type { WebSocket } from "ws";
 import { decodeInvoice } from "../../../src/lightning/bolt11";
 import { TestNetwork, type PayMode, type TestInvoice } from "./network";
+
+// `ws` is loaded with Node's own resolution: the Workers test project's globalSetup resolves imports
+// with worker conditions, which would pick ws' browser stub (no server).
+const { WebSocketServer } = createRequire(import.meta.url)("ws") as typeof import("ws");
 
 const hex32 = () => randomBytes(32).toString("hex");
 
@@ -61,7 +66,10 @@ export interface NwcWalletSpec {
   startSats?: number;
   /** Every pay request is answered with this NIP-47 error code. */
   payError?: string | null;
-  /** The relay drops every client connection right after this wallet paid, before it answers. */
+  /**
+   * The relay drops the connections of this wallet's clients right after the wallet paid, before
+   * its answer goes out (so the answer is lost: NIP-47 replies are ephemeral).
+   */
   dropAfterPay?: boolean;
 }
 
@@ -71,6 +79,8 @@ interface NwcWalletState {
   clientSecret: string;
   spec: Required<NwcWalletSpec>;
   uri: string;
+  /** NIP-47 requests the wallet service received, by method (pay_invoice, lookup_invoice, …). */
+  requests: Record<string, number>;
 }
 
 interface LnbitsWalletState {
@@ -97,7 +107,11 @@ export async function startLab(): Promise<Lab> {
   const wss = new WebSocketServer({ server });
   const sockets = new Set<WebSocket>();
   const serviceSockets = new Set<WebSocket>();
+  /** The wallet keys each client socket subscribed to (REQ authors), so a drop hits one wallet's clients only. */
+  const socketAuthors = new Map<WebSocket, Set<string>>();
   let relayConnections = 0;
+  /** Messages clients (not the wallet service) sent to the relay, by type: REQ, EVENT, CLOSE. */
+  const clientMessages: Record<string, number> = {};
   wss.on("connection", (ws) => {
     relayConnections++;
     sockets.add(ws);
@@ -109,6 +123,14 @@ export async function startLab(): Promise<Lab> {
         if (msg[0] === "REQ" && msg.slice(2).some((f) => (f as { kinds?: number[] }).kinds?.includes(23194))) {
           serviceSockets.add(ws);
         }
+        if (!serviceSockets.has(ws) && typeof msg[0] === "string") {
+          clientMessages[msg[0]] = (clientMessages[msg[0]] ?? 0) + 1;
+          if (msg[0] === "REQ") {
+            const authors = socketAuthors.get(ws) ?? new Set<string>();
+            for (const f of msg.slice(2)) for (const a of (f as { authors?: string[] }).authors ?? []) authors.add(a);
+            socketAuthors.set(ws, authors);
+          }
+        }
         void relay.handleMessage(ws as never, msg as never);
       } catch {
         // malformed: ignore
@@ -117,6 +139,7 @@ export async function startLab(): Promise<Lab> {
     ws.on("close", () => {
       sockets.delete(ws);
       serviceSockets.delete(ws);
+      socketAuthors.delete(ws);
       relay.handleDisconnect(ws as never);
     });
   });
@@ -126,6 +149,12 @@ export async function startLab(): Promise<Lab> {
   const relayUrl = `ws://127.0.0.1:${port}`;
 
   const service = new NWCWalletService({ relayUrls: [relayUrl] });
+  // NWCWalletService publishes each reply with an un-awaited Promise.any: a reply still waiting for
+  // the relay's OK when the lab stops becomes an unhandled rejection (it crashes a bare Node run).
+  // The lab's service treats a publish the relay dropped as done, which is all it ever did with it.
+  const pool = (service as unknown as { pool: { publish: (...a: unknown[]) => Promise<string>[] } }).pool;
+  const publishReplies = pool.publish.bind(pool);
+  pool.publish = (...args) => publishReplies(...args).map((p) => p.catch(() => "dropped"));
 
   const nwcWallets = new Map<string, NwcWalletState>();
   const lnbitsWallets = new Map<string, LnbitsWalletState>();
@@ -149,7 +178,7 @@ export async function startLab(): Promise<Lab> {
     const clientSecret = hex32();
     const walletPubkey = getPublicKey(hexToBytes(walletSecret));
     const uri = `nostr+walletconnect://${walletPubkey}?relay=${encodeURIComponent(relayUrl)}&secret=${clientSecret}`;
-    const w: NwcWalletState = { id, walletSecret, clientSecret, spec: s, uri };
+    const w: NwcWalletState = { id, walletSecret, clientSecret, spec: s, uri, requests: {} };
     nwcWallets.set(id, w);
     const methods = [
       "get_info",
@@ -178,7 +207,7 @@ export async function startLab(): Promise<Lab> {
     const keypair = new NWCWalletServiceKeyPair(walletSecret, getPublicKey(hexToBytes(clientSecret)));
     const never = new Promise<never>(() => {});
     const payOutcome = (r: ReturnType<TestNetwork["payInvoice"]>) => {
-      if (s.dropAfterPay) dropClients();
+      if (s.dropAfterPay) dropClients(walletPubkey);
       if (r.status === "succeeded") {
         return {
           result: { preimage: s.kind === "no_preimage" ? "" : r.preimage, fees_paid: r.feeMsat },
@@ -188,7 +217,7 @@ export async function startLab(): Promise<Lab> {
       if (r.status === "pending") return never;
       return { result: undefined, error: { code: "PAYMENT_FAILED", message: r.reason } };
     };
-    const unsub = await service.subscribe(keypair, {
+    const handlers: Parameters<NWCWalletService["subscribe"]>[1] = {
       // A "silent" wallet answers everything but payments, so it can be connected first.
       getInfo: async () => ({
         result: {
@@ -249,7 +278,19 @@ export async function startLab(): Promise<Lab> {
         return { result: undefined, error: { code: "NOT_FOUND", message: "no such invoice" } };
       },
       listTransactions: async () => ({ result: { transactions: [], total_count: 0 }, error: undefined }),
-    });
+    };
+    // Every request is counted by its NIP-47 method before it is handled (payInvoice → pay_invoice).
+    const counted = Object.fromEntries(
+      Object.entries(handlers).map(([name, handler]) => [
+        name,
+        (...args: unknown[]) => {
+          const method = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+          w.requests[method] = (w.requests[method] ?? 0) + 1;
+          return (handler as (...a: unknown[]) => unknown)(...args);
+        },
+      ]),
+    ) as typeof handlers;
+    const unsub = await service.subscribe(keypair, counted);
     unsubscribes.push(unsub);
     return { id, uri, pubkey: network.node(id).pubkey };
   }
@@ -294,15 +335,25 @@ export async function startLab(): Promise<Lab> {
     setTimeout(() => void publish(e as RelayEvent), 0);
   };
 
-  function dropClients(): number {
+  /** Terminates client sockets: those subscribed to one wallet's events, or all of them. */
+  function dropClients(walletPubkey?: string): number {
     let n = 0;
     for (const ws of sockets) {
       if (serviceSockets.has(ws)) continue;
+      if (walletPubkey !== undefined && !socketAuthors.get(ws)?.has(walletPubkey)) continue;
       ws.terminate();
       n++;
     }
     return n;
   }
+
+  /** LNbits answers held open by "hang" mode until their payment is resolved, by node:hash. */
+  const heldAnswers = new Map<string, () => void>();
+  network.onResolved = (p) => {
+    const key = `${p.nodeId}:${p.paymentHash}`;
+    heldAnswers.get(key)?.();
+    heldAnswers.delete(key);
+  };
 
   // ---- LNbits ---------------------------------------------------------------------------------
 
@@ -388,6 +439,11 @@ export async function startLab(): Promise<Lab> {
           return [400, { detail: "Invalid bolt11 invoice." }];
         }
         const r = network.payInvoice(w.id, body.bolt11);
+        if (r.status === "pending" && network.node(w.id).mode === "hang") {
+          // A hung LNbits: no answer until the payment is resolved (the caller times out first).
+          await new Promise<void>((resolve) => heldAnswers.set(`${w.id}:${hash}`, resolve));
+          return [201, { payment_hash: hash, checking_id: hash, ...(lnbitsPaymentBody(w, hash)[1] as object) }];
+        }
         if (r.status === "failed") {
           if (/insufficient/.test(r.reason)) return [400, { detail: "Insufficient balance." }];
           return w.shape === "old"
@@ -559,6 +615,7 @@ export async function startLab(): Promise<Lab> {
           amountMsat: Number(b.amount_sats) * 1000,
           description: String(b.description ?? "lab merchant"),
           expirySeconds: Number(b.expiry ?? 3600),
+          ...(b.timestamp === undefined ? {} : { timestamp: Number(b.timestamp) }),
         });
         return { invoice: inv.invoice, payment_hash: inv.paymentHash };
       }
@@ -572,6 +629,12 @@ export async function startLab(): Promise<Lab> {
         return { ok: true };
       case "resolve":
         return network.resolvePending(String(b.node), String(b.payment_hash), b.result as "succeeded" | "failed");
+      case "await_attempt":
+        // Answers once a payment of this hash has reached a node (the wallet holds it, or paid it).
+        await network.waitForAttempt(String(b.payment_hash), b.node === undefined ? undefined : String(b.node));
+        return { ok: true };
+      case "nwc_requests":
+        return { requests: nwcWallets.get(String(b.id))?.requests ?? {} };
       case "attempts":
         return {
           attempts: network.attempts.filter((a) => a.paymentHash === b.payment_hash || b.payment_hash === undefined)
@@ -582,9 +645,13 @@ export async function startLab(): Promise<Lab> {
         return inv ? { status: inv.status, paid_msat: inv.paidMsat } : { status: "unknown" };
       }
       case "drop":
-        return { dropped: dropClients() };
+        return { dropped: dropClients(b.wallet_pubkey === undefined ? undefined : String(b.wallet_pubkey)) };
       case "relay_stats":
-        return { connections: relayConnections, open: sockets.size - serviceSockets.size };
+        return {
+          connections: relayConnections,
+          open: sockets.size - serviceSockets.size,
+          messages: { REQ: 0, EVENT: 0, CLOSE: 0, ...clientMessages },
+        };
       case "pay_target": {
         const name = String(b.name);
         const node = `lnurl-${name}`;
@@ -659,6 +726,8 @@ export async function startLab(): Promise<Lab> {
       for (const ws of sockets) ws.terminate();
       wss.close();
       await relay.destroy();
+      for (const release of heldAnswers.values()) release();
+      server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };

@@ -7,8 +7,12 @@ import { hexToBytes } from "@noble/hashes/utils.js";
 import { decodeInvoice, encodeInvoice, nodePublicKey } from "../../../src/lightning/bolt11";
 import { paymentHashOf } from "../../../src/lightning/preimage";
 
-/** How a node answers a payment: at once, failing, left pending (until resolvePending), or lying. */
-export type PayMode = "normal" | "fail" | "pending" | "no_preimage" | "bad_preimage";
+/**
+ * How a node answers a payment: at once, failing, left pending (until resolvePending), or lying.
+ * "hang" is "pending" for the network; the wallet front ends also hold their answer open (the
+ * LNbits API does not respond; an NWC wallet never replies, as with "pending").
+ */
+export type PayMode = "normal" | "fail" | "pending" | "hang" | "no_preimage" | "bad_preimage";
 
 export interface Node {
   id: string;
@@ -62,6 +66,25 @@ export class TestNetwork {
   readonly attempts: { nodeId: string; paymentHash: string }[] = [];
   /** Called when an invoice of a node is paid (notifications). */
   onPaid: ((inv: TestInvoice) => void) | null = null;
+  /** Called on every payment attempt, so tests can wait for one without polling. */
+  private readonly attemptListeners = new Set<(a: { nodeId: string; paymentHash: string }) => void>();
+  /** Called when a pending payment ends (resolvePending), so held answers can be released. */
+  onResolved: ((p: TestPayment) => void) | null = null;
+
+  /** Resolves once a payment attempt of this hash has reached a node (at once if one already has). */
+  waitForAttempt(paymentHash: string, nodeId?: string): Promise<void> {
+    const matches = (a: { nodeId: string; paymentHash: string }) =>
+      a.paymentHash === paymentHash && (nodeId === undefined || a.nodeId === nodeId);
+    if (this.attempts.some(matches)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = (a: { nodeId: string; paymentHash: string }) => {
+        if (!matches(a)) return;
+        this.attemptListeners.delete(listener);
+        resolve();
+      };
+      this.attemptListeners.add(listener);
+    });
+  }
 
   node(id: string, startMsat = 0): Node {
     let n = this.nodes.get(id);
@@ -75,12 +98,19 @@ export class TestNetwork {
 
   makeInvoice(
     nodeId: string,
-    req: { amountMsat: number | null; description?: string; descriptionHash?: string; expirySeconds?: number },
+    req: {
+      amountMsat: number | null;
+      description?: string;
+      descriptionHash?: string;
+      expirySeconds?: number;
+      /** Unix seconds; defaults to now (a later one makes an invoice for a test clock moved ahead). */
+      timestamp?: number;
+    },
   ): TestInvoice {
     const n = this.node(nodeId);
     const preimage = hex32();
     const paymentHash = paymentHashOf(preimage);
-    const createdAt = now();
+    const createdAt = req.timestamp ?? now();
     const expirySeconds = req.expirySeconds ?? 3600;
     const invoice = encodeInvoice({
       network: "regtest",
@@ -147,6 +177,7 @@ export class TestNetwork {
   ): PayResult {
     const n = this.node(nodeId);
     this.attempts.push({ nodeId, paymentHash: hash });
+    for (const l of [...this.attemptListeners]) l({ nodeId, paymentHash: hash });
     const prior = this.payment(nodeId, hash);
     if (prior?.status === "succeeded") return { status: "failed", reason: "invoice already paid" };
     if (prior?.status === "pending") return { status: "pending" };
@@ -164,13 +195,13 @@ export class TestNetwork {
     };
     this.payments.set(`${nodeId}:${hash}`, p);
     if (n.mode === "fail") return this.finish(p, { status: "failed", reason: "simulated failure" });
-    if (n.mode === "pending") {
+    if (n.mode === "pending" || n.mode === "hang") {
       (p as TestPayment & { route?: () => PayResult }).route = route;
       return { status: "pending" };
     }
-    const r = this.finish(p, route());
-    if (r.status === "succeeded" && n.mode === "bad_preimage") return { ...r, preimage: hex32() };
-    return r;
+    const r = route();
+    // A lying wallet lies everywhere: in its answer and when the payment is looked up later.
+    return this.finish(p, r.status === "succeeded" && n.mode === "bad_preimage" ? { ...r, preimage: hex32() } : r);
   }
 
   private route(nodeId: string, hash: string, amountMsat: number): PayResult {
@@ -207,7 +238,11 @@ export class TestNetwork {
   resolvePending(nodeId: string, hash: string, result: "succeeded" | "failed"): PayResult {
     const p = this.payment(nodeId, hash) as (TestPayment & { route?: () => PayResult }) | undefined;
     if (!p || p.status !== "pending") throw new Error(`no pending payment ${hash} on ${nodeId}`);
-    if (result === "failed") return this.finish(p, { status: "failed", reason: "simulated failure" });
-    return this.finish(p, p.route ? p.route() : { status: "failed", reason: "nothing to route" });
+    const r =
+      result === "failed"
+        ? this.finish(p, { status: "failed", reason: "simulated failure" })
+        : this.finish(p, p.route ? p.route() : { status: "failed", reason: "nothing to route" });
+    this.onResolved?.(p);
+    return r;
   }
 }

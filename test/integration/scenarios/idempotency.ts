@@ -1,0 +1,87 @@
+// Idempotency scenarios, shared by every wallet backend (test/integration/scenarios/backends.ts):
+// the same invoice is paid once, whatever the keys, the concurrency or the number of agents.
+import { describe, expect, it } from "vitest";
+import { codeOf, journal, newAgent, ok, snapshot, tool } from "../helpers";
+import type { Backend } from "./backends";
+
+type Paid = { payment_id: string; replayed: boolean; preimage: string; total_sats: number };
+
+export function idempotencyScenarios(b: Backend): void {
+  describe("the same invoice is paid once", () => {
+    it("same idempotency key: the second call returns the first payment", async () => {
+      const { principal: op } = await b.newOperator();
+      const { agentId, principal } = await newAgent(op);
+      const invoice = await b.merchantInvoice(21);
+      const before = await b.walletBalanceMsat(op.operatorId);
+      const first = ok<Paid>(await tool(principal, "pay_invoice", { invoice, idempotency_key: "order-1" }));
+      const second = ok<Paid>(await tool(principal, "pay_invoice", { invoice, idempotency_key: "order-1" }));
+      expect(second).toMatchObject({ payment_id: first.payment_id, preimage: first.preimage, replayed: true });
+      expect(first.replayed).toBe(false);
+      expect(before - (await b.walletBalanceMsat(op.operatorId))).toBe(21_000);
+      expect((await snapshot(agentId)).spentMsat).toBe(21_000);
+    });
+
+    it("different key or no key: ALREADY_PAID with the first payment's proof, no second debit", async () => {
+      const { principal: op } = await b.newOperator();
+      const { agentId, principal } = await newAgent(op);
+      const invoice = await b.merchantInvoice(21);
+      const first = ok<Paid>(await tool(principal, "pay_invoice", { invoice, idempotency_key: "a" }));
+      const again = await tool(principal, "pay_invoice", { invoice, idempotency_key: "b" });
+      expect(codeOf(again)).toBe("ALREADY_PAID");
+      expect((again.structuredContent as { details: { preimage: string } }).details.preimage).toBe(first.preimage);
+      expect(codeOf(await tool(principal, "pay_invoice", { invoice }))).toBe("ALREADY_PAID");
+      expect((await snapshot(agentId)).spentMsat).toBe(21_000);
+      expect((await journal(agentId)).filter((r) => r.direction === "out")).toHaveLength(1);
+    });
+
+    it("an idempotency key reused for another invoice is refused", async () => {
+      const { principal: op } = await b.newOperator();
+      const { principal } = await newAgent(op);
+      ok(await tool(principal, "pay_invoice", { invoice: await b.merchantInvoice(5), idempotency_key: "k" }));
+      const r = await tool(principal, "pay_invoice", { invoice: await b.merchantInvoice(6), idempotency_key: "k" });
+      expect(codeOf(r)).toBe("INVALID_INPUT");
+    });
+
+    it("ten concurrent attempts at one invoice: one payment, one debit", async () => {
+      const { principal: op } = await b.newOperator();
+      const { agentId, principal } = await newAgent(op);
+      const invoice = await b.merchantInvoice(30);
+      const before = await b.walletBalanceMsat(op.operatorId);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => tool(principal, "pay_invoice", { invoice, idempotency_key: `k${i % 3}` })),
+      );
+      const succeeded = results.filter((r) => !r.isError).map((r) => ok<Paid>(r));
+      expect(new Set(succeeded.map((p) => p.payment_id)).size).toBe(1);
+      for (const r of results.filter((r) => r.isError)) {
+        expect(["ALREADY_PAID", "PAYMENT_PENDING"]).toContain(codeOf(r));
+      }
+      expect(before - (await b.walletBalanceMsat(op.operatorId))).toBe(30_000);
+      expect((await snapshot(agentId)).spentMsat).toBe(30_000);
+    });
+
+    it("two agents of one operator racing for one external invoice: the wallet pays once, one agent is charged", async () => {
+      const { principal: op } = await b.newOperator();
+      const agents = await Promise.all(Array.from({ length: 5 }, () => newAgent(op)));
+      const invoice = await b.merchantInvoice(40);
+      const before = await b.walletBalanceMsat(op.operatorId);
+      const results = await Promise.all(agents.map((a) => tool(a.principal, "pay_invoice", { invoice })));
+      expect(results.filter((r) => !r.isError)).toHaveLength(1);
+      for (const r of results.filter((r) => r.isError)) expect(codeOf(r)).toBe("ALREADY_PAID");
+      expect(before - (await b.walletBalanceMsat(op.operatorId))).toBe(40_000);
+      const spent = await Promise.all(agents.map(async (a) => (await snapshot(a.agentId)).spentMsat));
+      expect(spent.reduce((x, y) => x + y, 0)).toBe(40_000);
+    });
+
+    it("a failed payment may be retried, and only the retry is spent", async () => {
+      const { principal: op } = await b.newOperator();
+      const { agentId, principal } = await newAgent(op);
+      const invoice = await b.merchantInvoice(12);
+      await b.setMode(op.operatorId, "fail");
+      expect(codeOf(await tool(principal, "pay_invoice", { invoice }))).toBe("PAYMENT_FAILED");
+      expect((await snapshot(agentId)).reservedMsat).toBe(0);
+      await b.setMode(op.operatorId, "normal");
+      ok(await tool(principal, "pay_invoice", { invoice }));
+      expect((await snapshot(agentId)).spentMsat).toBe(12_000);
+    });
+  });
+}

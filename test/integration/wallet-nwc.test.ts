@@ -1,0 +1,162 @@
+// NWC payments whose answer is lost, in the Workers runtime against the wallet lab on loopback (a
+// Nostr relay and @getalby/sdk's NWCWalletService): the relay dropping the connection mid-payment,
+// and wallets that never answer. Each time the agent hears PAYMENT_PENDING, the sats stay held and
+// the wallet got exactly one payment request; then the ledger's alarm reconciles with lookup_invoice
+// over the operator's NwcSession (which reconnects by itself) — settled when the wallet paid,
+// released when it says failed or never saw it — and nothing is ever paid twice.
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { ledgerStub } from "../../src/ledger/client";
+import { decodeInvoice } from "../../src/lightning/bolt11";
+import { paymentHashOf } from "../../src/lightning/preimage";
+import { nwcSessionStub } from "../../src/wallet/factory";
+import { codeOf, newAgent, newOperator, ok, snapshot, tool } from "./helpers";
+import { lab, type WalletMode } from "./scenarios/backends";
+
+interface LabWallet {
+  id: string;
+  uri: string;
+}
+
+/** An operator whose wallet is a fresh lab NWC wallet (kind / dropAfterPay as the test needs), and one agent. */
+async function setup(spec: Record<string, unknown>, agentSats = 1000) {
+  const { principal: op } = await newOperator();
+  const w = await lab<LabWallet>("nwc_wallet", { kind: "nip44", startSats: 100_000, ...spec });
+  ok(await tool(op, "connect_wallet", { type: "nwc", uri: w.uri }));
+  const agent = await newAgent(op, { initial_balance_sats: agentSats });
+  return { op, w, agent, ledger: ledgerStub(env, agent.agentId) };
+}
+
+const requests = async (w: LabWallet) =>
+  (await lab<{ requests: Record<string, number> }>("nwc_requests", { id: w.id })).requests;
+const attempts = async (hash: string) => (await lab<{ attempts: number }>("attempts", { payment_hash: hash })).attempts;
+const balance = async (w: LabWallet) => (await lab<{ balance_msat: number }>("node", { node: w.id })).balance_msat;
+const setMode = (w: LabWallet, mode: WalletMode | "pending") => lab("mode", { node: w.id, mode });
+const merchantInvoice = async (sats: number) =>
+  (await lab<{ invoice: string; payment_hash: string }>("invoice", { amount_sats: sats })).invoice;
+
+describe("NWC: the relay drops the connection mid-payment", () => {
+  it("the wallet paid: PAYMENT_PENDING, held, one request; the alarm reconnects, looks it up and settles it once", async () => {
+    const { op, w, agent, ledger } = await setup({ dropAfterPay: true });
+    const invoice = await merchantInvoice(250);
+    const hash = decodeInvoice(invoice).paymentHash;
+    const before = await balance(w);
+
+    // The wallet pays, then the relay drops our socket before the answer goes out: the answer is lost.
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice, idempotency_key: "drop-1" }))).toBe(
+      "PAYMENT_PENDING",
+    );
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice, idempotency_key: "drop-1" }))).toBe(
+      "PAYMENT_PENDING",
+    );
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice }))).toBe("PAYMENT_PENDING");
+    expect((await snapshot(agent.agentId)).reservedMsat).toBe(250_000);
+    expect((await requests(w)).pay_invoice).toBe(1);
+    expect(await attempts(hash)).toBe(1);
+    expect(await lab("invoice_status", { payment_hash: hash })).toMatchObject({ status: "paid" });
+
+    // The alarm: the session opens a new socket and asks the wallet with lookup_invoice.
+    expect(await runDurableObjectAlarm(ledger)).toBe(true);
+    const s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 250_000]);
+    expect((await requests(w)).lookup_invoice).toBeGreaterThanOrEqual(1);
+    const [tx] = ok<{ transactions: { status: string; payment_hash: string }[] }>(
+      await tool(agent.principal, "get_transactions", { direction: "out" }),
+    ).transactions;
+    expect(tx).toMatchObject({ status: "succeeded", payment_hash: hash });
+    expect(await nwcSessionStub(env, op.operatorId)!.stats()).toMatchObject({ connects: 2, connected: true });
+
+    // Never paid twice: the retry with the key reads the settled payment (with its verified proof),
+    // without the key ALREADY_PAID.
+    const replay = ok<{ replayed: boolean; status: string; preimage: string }>(
+      await tool(agent.principal, "pay_invoice", { invoice, idempotency_key: "drop-1" }),
+    );
+    expect(replay).toMatchObject({ replayed: true, status: "succeeded" });
+    expect(paymentHashOf(replay.preimage)).toBe(hash);
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice }))).toBe("ALREADY_PAID");
+    expect((await requests(w)).pay_invoice).toBe(1);
+    expect(before - (await balance(w))).toBe(250_000);
+  });
+
+  it("the wallet's payment failed: the alarm releases the reservation, nothing is spent", async () => {
+    const { w, agent, ledger } = await setup({ dropAfterPay: true });
+    const invoice = await merchantInvoice(120);
+    const before = await balance(w);
+    await setMode(w, "fail");
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice }))).toBe("PAYMENT_PENDING");
+    expect((await snapshot(agent.agentId)).reservedMsat).toBe(120_000);
+    await runDurableObjectAlarm(ledger);
+    const s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat, s.availableMsat]).toEqual([0, 0, 1_000_000]);
+    expect(await balance(w)).toBe(before);
+    expect((await requests(w)).pay_invoice).toBe(1);
+  });
+
+  it("keysend: pending on the drop, settled by lookup of Satchel's own payment hash", async () => {
+    const { w, agent, ledger } = await setup({ dropAfterPay: true });
+    const dest = await lab<{ pubkey: string; balance_msat: number }>("node", { node: `ks-${w.id}` });
+    expect(
+      codeOf(await tool(agent.principal, "keysend", { destination: dest.pubkey, amount_sats: 21, message: "hi" })),
+    ).toBe("PAYMENT_PENDING");
+    await runDurableObjectAlarm(ledger);
+    const s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 21_000]);
+    expect((await lab<{ balance_msat: number }>("node", { node: `ks-${w.id}` })).balance_msat).toBe(
+      dest.balance_msat + 21_000,
+    );
+    expect((await requests(w)).pay_keysend).toBe(1);
+  });
+});
+
+describe("NWC: a wallet that never answers", () => {
+  it("holds the payment in flight: pending after the reply timeout; released when it fails; a retry pays once", async () => {
+    const { w, agent, ledger } = await setup({});
+    const invoice = await merchantInvoice(300);
+    const hash = decodeInvoice(invoice).paymentHash;
+    const before = await balance(w);
+    await setMode(w, "pending");
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice }))).toBe("PAYMENT_PENDING");
+    expect((await snapshot(agent.agentId)).reservedMsat).toBe(300_000);
+    expect((await requests(w)).pay_invoice).toBe(1);
+
+    // Still in flight at the wallet: the alarm keeps the reservation.
+    await runDurableObjectAlarm(ledger);
+    expect((await snapshot(agent.agentId)).reservedMsat).toBe(300_000);
+
+    await lab("resolve", { node: w.id, payment_hash: hash, result: "failed" });
+    await runDurableObjectAlarm(ledger);
+    let s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 0]);
+    expect(await balance(w)).toBe(before);
+
+    // Released means the invoice may be paid again, and it is paid exactly once.
+    await setMode(w, "normal");
+    ok(await tool(agent.principal, "pay_invoice", { invoice }));
+    s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 300_000]);
+    expect(before - (await balance(w))).toBe(300_000);
+    expect((await requests(w)).pay_invoice).toBe(2);
+  });
+
+  it("never acts on it at all: pending, held until the invoice can no longer be paid, then released", async () => {
+    const { w, agent, ledger } = await setup({ kind: "silent" });
+    const invoice = await merchantInvoice(40);
+    const hash = decodeInvoice(invoice).paymentHash;
+    const before = await balance(w);
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice }))).toBe("PAYMENT_PENDING");
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice }))).toBe("PAYMENT_PENDING");
+    expect((await requests(w)).pay_invoice).toBe(1);
+    expect(await attempts(hash)).toBe(0);
+
+    // The wallet does not know the payment (NOT_FOUND), but the invoice is still payable: keep holding.
+    await runDurableObjectAlarm(ledger);
+    expect((await snapshot(agent.agentId)).reservedMsat).toBe(40_000);
+    // Once the invoice has expired (plus a grace period) it can never be paid: released.
+    await ledger.skewClock(3600_000 + 601_000);
+    await runDurableObjectAlarm(ledger);
+    const s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 0]);
+    expect(await balance(w)).toBe(before);
+    expect((await requests(w)).pay_invoice).toBe(1);
+  });
+});
