@@ -282,6 +282,39 @@ describe("X402 over USDC (EVM exact, Base Sepolia)", () => {
   });
 });
 
+describe("X402 over USDC: idempotency and an outcome that stays unknown", () => {
+  it("an idempotency_key repeat returns the first result: one signature, one settlement, one debit", async () => {
+    const agent = await newAgent();
+    const settled = (await labState()).settlements.length;
+    const args = { url: `${LAB.x402V2}/weather`, idempotency_key: "usdc-once" };
+    const a = await call<PaidApi & { replayed: boolean }>(agent.client, "pay_l402_api", args);
+    expect(a).toMatchObject({ paid: true, payment_protocol: "x402", amount_sats: 11, replayed: false });
+    const b = await call<PaidApi & { replayed: boolean }>(agent.client, "pay_l402_api", args);
+    expect(b).toEqual({ ...a, replayed: true });
+    expect((await labState()).settlements).toHaveLength(settled + 1);
+    expect(await balance(agent.client)).toBe(5000 - 11);
+  });
+
+  it("a paid request that never gets an answer: PAYMENT_PENDING, the sats stay reserved, a repeat pays nothing", async () => {
+    const agent = await newAgent();
+    const settled = (await labState()).settlements.length;
+    const args = { url: `${LAB.x402Lost}/quote`, idempotency_key: "usdc-lost" };
+    const e = await callError(agent.client, "pay_l402_api", args);
+    expect(e.code).toBe("PAYMENT_PENDING");
+    expect(e.details).toMatchObject({ reason: "network" });
+    // $0.02 → 21 sats, held: the API may have settled the authorization before the connection dropped.
+    expect(await call<Balance>(agent.client, "check_balance")).toMatchObject({
+      balance_sats: 5000 - 21,
+      reserved_sats: 21,
+    });
+    expect((await callError(agent.client, "pay_l402_api", args)).code).toBe("PAYMENT_PENDING");
+    expect(await call<Balance>(agent.client, "check_balance")).toMatchObject({ reserved_sats: 21 });
+    const lab = await labState();
+    expect(lab.settlements).toHaveLength(settled);
+    expect(lab.stats.x402Lost).toMatchObject({ paid: 0 });
+  });
+});
+
 describe("X402 Lightning `exact` (bip122 network, invoice in the requirements)", () => {
   it("pays the invoice over Lightning and presents the preimage", async () => {
     const agent = await newAgent();

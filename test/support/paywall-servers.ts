@@ -4,6 +4,7 @@
 //   rate        CoinGecko-shaped BTC/USD price; price, age and status set through the control API
 //   x402-v2     @x402/hono paymentMiddleware, USDC on Base Sepolia, local facilitator (@x402/core + @x402/evm)
 //   x402-v1     the v1 wire format, same facilitator (v1 scheme)
+//   x402-lost   x402-v1 whose paid requests never get an answer (the connection is dropped)
 //   x402-ln     X402 Lightning `exact`, invoices from Satchel's fake merchant node
 //   alby        @getalby/lightning-tools' server helpers (test/support/paywalls.ts)
 //   aperture    binary macaroons from the `macaroon` package, LSAT + L402 headers; lsat-only; macaroon= unquoted
@@ -32,6 +33,7 @@ export interface PaywallLab {
   control: string;
   x402V2: string;
   x402V1: string;
+  x402Lost: string;
   x402Ln: string;
   alby: string;
   aperture: string;
@@ -59,12 +61,17 @@ export interface PaywallLabState {
   rateHits: number;
 }
 
-/** Serves a fetch handler on 127.0.0.1 with node:http. */
+/** Serves a fetch handler on 127.0.0.1 with node:http; hangUp drops the connection of the requests it picks. */
 export async function serveOnLoopback(
   fetchHandler: (req: Request) => Response | Promise<Response>,
+  hangUp: (req: IncomingMessage) => boolean = () => false,
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => void handle(req, res));
   async function handle(req: IncomingMessage, res: ServerResponse) {
+    if (hangUp(req)) {
+      req.socket.destroy();
+      return;
+    }
     try {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
@@ -150,15 +157,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
     const v2 = x402V2Server(client, payTo);
     const v1 = x402V1Server(facilitator, payTo);
+    const lost = x402V1Server(facilitator, payTo);
     const ln = x402LightningServer(invoices);
     const alby = albyServer(invoices);
     const aperture = apertureServer(invoices);
     const lsat = apertureServer(invoices, "lsat-only");
     const unquoted = apertureServer(invoices, "macaroon-unquoted");
-    const apps = { x402V2: v2, x402V1: v1, x402Ln: ln, alby, aperture, lsat, unquoted };
+    const apps = { x402V2: v2, x402V1: v1, x402Lost: lost, x402Ln: ln, alby, aperture, lsat, unquoted };
     const urls: Record<string, string> = {};
     for (const [name, s] of Object.entries(apps)) {
-      const srv = await serveOnLoopback((r) => s.app.fetch(r));
+      const srv = await serveOnLoopback(
+        (r) => s.app.fetch(r),
+        (req) => s === lost && req.headers["x-payment"] !== undefined,
+      );
       closers.push(srv.close);
       urls[name] = srv.url;
     }
@@ -194,6 +205,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       control: controlSrv.url,
       x402V2: urls.x402V2!,
       x402V1: urls.x402V1!,
+      x402Lost: urls.x402Lost!,
       x402Ln: urls.x402Ln!,
       alby: urls.alby!,
       aperture: urls.aperture!,
