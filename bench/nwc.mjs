@@ -155,7 +155,7 @@ export async function benchNwc({ url, devKey, n = 20 }) {
       row("Satchel's NwcClient alone, in Node (the NWC leg)", ownTimes[0], ownTimes.slice(1)),
       row("pay_invoice via /mcp, fake wallet (Satchel's own)", fakeTimes[0], fakeTimes.slice(1)),
       `  relay traffic per warm payment: Satchel ${relayNote(warm)}; NWCClient ${relayNote(directPer)}`,
-      `  warm p50: Satchel over NWC ${fmt(mcpWarm)} ≈ Satchel's own ${fmt(fakeWarm)} + its NWC leg ${fmt(ownWarm)} (direct NWCClient ${fmt(directWarm)})`,
+      `  warm p50: Satchel over NWC ${fmt(mcpWarm)}; its parts: Satchel's own pay_invoice ${fmt(fakeWarm)} (fake wallet, measured before), its NWC leg ${fmt(ownWarm)}; direct NWCClient ${fmt(directWarm)}`,
       `  ${verdict(warm.connections < 0.5)}  no new relay handshake per payment once warm: ${warm.connections.toFixed(2)} connections, ${warm.REQ.toFixed(2)} REQ per payment`,
       `  ${verdict(overhead <= 0.2)}  overhead over direct NWC ≤ 20% once warm: ${(overhead * 100).toFixed(0)}% (+${fmt(mcpWarm - directWarm)}; Satchel's own pay_invoice costs ${fmt(fakeWarm)})`,
     ];
