@@ -208,8 +208,9 @@ export async function payEvm(host: X402Host, res: FetchedResponse, q: X402Quote)
   });
   const headers = { ...host.spec.headers, [header.name]: header.value };
   let response: FetchedResponse;
+  const tries = { count: 0 };
   try {
-    response = await host.sendPaid(at, { ...host.spec, headers });
+    response = await host.sendPaid(at, { ...host.spec, headers }, tries);
   } catch (e) {
     // The API got the signed authorization and may have settled it: the sats stay reserved.
     throw new SatchelError(
@@ -229,6 +230,23 @@ export async function payEvm(host: X402Host, res: FetchedResponse, q: X402Quote)
   const { readSettlement } = await import("./evm-sign");
   const settlement = readSettlement((name) => response.headers.get(name));
   const settled = settlement ? settlement.success : response.status >= 200 && response.status < 300;
+  if (!settled && tries.count > 1) {
+    // An earlier attempt that failed on the network may have reached the API and been settled: a
+    // refusal now (the nonce already used, say) proves nothing. The sats stay reserved.
+    throw new SatchelError(
+      "PAYMENT_PENDING",
+      "The API refused the X402 payment after an attempt that may have settled it.",
+      {
+        hint: `Do not pay again. The sats stay reserved until the authorization expires (${new Date(Number(auth.validBefore) * 1000).toISOString()}); check get_transactions.`,
+        details: {
+          reason: "refused_after_retry",
+          http_status: response.status,
+          payment_id: paymentId,
+          payment_hash: paymentHash,
+        },
+      },
+    );
+  }
   if (!settled) {
     await host.settleExternal(
       paymentId,

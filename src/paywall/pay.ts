@@ -483,8 +483,9 @@ class Flow {
   }
 
   /** Sends a request that carries a paid credential: network failures are retried with it, never paid again. */
-  async sendPaid(at: URL, spec: RequestSpec): Promise<FetchedResponse> {
+  async sendPaid(at: URL, spec: RequestSpec, tries?: { count: number }): Promise<FetchedResponse> {
     for (let attempt = 0; ; attempt++) {
+      if (tries) tries.count = attempt + 1;
       try {
         return await this.http.send(at, spec);
       } catch (e) {

@@ -64,7 +64,8 @@ export interface X402Host {
   maxMsat: number;
   spec: RequestSpec;
   payInvoice(inv: DecodedInvoice, memo: string, host: string): Promise<{ entry: { preimage: string | null } }>;
-  sendPaid(at: URL, spec: RequestSpec): Promise<FetchedResponse>;
+  /** tries.count ends as the number of attempts (a network failure is retried with the same credential). */
+  sendPaid(at: URL, spec: RequestSpec, tries?: { count: number }): Promise<FetchedResponse>;
   /** Reserves sats for a payment outside the wallet (X402 over USDC); see AgentLedger.reserveExternal. */
   reserveExternal(p: {
     paymentHash: string;

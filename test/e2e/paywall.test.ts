@@ -315,6 +315,20 @@ describe("X402 over USDC: idempotency and an outcome that stays unknown", () => 
   });
 });
 
+describe("X402 over USDC: a settled payment whose answer was lost", () => {
+  it("the retry is refused (the nonce is spent): PAYMENT_PENDING, the sats stay reserved, never released", async () => {
+    const agent = await newAgent();
+    const settled = (await labState()).settlements.length;
+    const e = await callError(agent.client, "pay_l402_api", { url: `${LAB.x402Flaky}/quote` });
+    expect(e.code).toBe("PAYMENT_PENDING");
+    expect(e.details).toMatchObject({ reason: "refused_after_retry", http_status: 402 });
+    // The facilitator did settle the first attempt: releasing the sats would charge the agent nothing for it.
+    const lab = await labState();
+    expect(lab.settlements).toHaveLength(settled + 1);
+    expect(await call<Balance>(agent.client, "check_balance")).toMatchObject({ reserved_sats: 21 });
+  });
+});
+
 describe("X402 Lightning `exact` (bip122 network, invoice in the requirements)", () => {
   it("pays the invoice over Lightning and presents the preimage", async () => {
     const agent = await newAgent();

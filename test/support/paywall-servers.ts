@@ -5,6 +5,7 @@
 //   x402-v2     @x402/hono paymentMiddleware, USDC on Base Sepolia, local facilitator (@x402/core + @x402/evm)
 //   x402-v1     the v1 wire format, same facilitator (v1 scheme)
 //   x402-lost   x402-v1 whose paid requests never get an answer (the connection is dropped)
+//   x402-flaky  x402-v1 that settles the first paid request, then drops its connection instead of answering
 //   x402-ln     X402 Lightning `exact`, invoices from Satchel's fake merchant node
 //   alby        @getalby/lightning-tools' server helpers (test/support/paywalls.ts)
 //   aperture    binary macaroons from the `macaroon` package, LSAT + L402 headers; lsat-only; macaroon= unquoted
@@ -34,6 +35,7 @@ export interface PaywallLab {
   x402V2: string;
   x402V1: string;
   x402Lost: string;
+  x402Flaky: string;
   x402Ln: string;
   alby: string;
   aperture: string;
@@ -61,14 +63,18 @@ export interface PaywallLabState {
   rateHits: number;
 }
 
-/** Serves a fetch handler on 127.0.0.1 with node:http; hangUp drops the connection of the requests it picks. */
+/**
+ * Serves a fetch handler on 127.0.0.1 with node:http. hangUp picks requests whose connection is
+ * dropped: "before" the handler sees them, or "after" it ran (the answer is lost on the way back).
+ */
 export async function serveOnLoopback(
   fetchHandler: (req: Request) => Response | Promise<Response>,
-  hangUp: (req: IncomingMessage) => boolean = () => false,
+  hangUp: (req: IncomingMessage) => "before" | "after" | false = () => false,
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => void handle(req, res));
   async function handle(req: IncomingMessage, res: ServerResponse) {
-    if (hangUp(req)) {
+    const drop = hangUp(req);
+    if (drop === "before") {
       req.socket.destroy();
       return;
     }
@@ -93,6 +99,10 @@ export async function serveOnLoopback(
         const prior = out[k];
         out[k] = prior === undefined ? v : ([] as string[]).concat(prior, v);
       });
+      if (drop === "after") {
+        req.socket.destroy();
+        return;
+      }
       // Several WWW-Authenticate headers (Aperture sends LSAT and L402) arrive joined with ", ", as a proxy may join them.
       res.writeHead(response.status, out);
       res.end(Buffer.from(await response.arrayBuffer()));
@@ -158,17 +168,33 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const v2 = x402V2Server(client, payTo);
     const v1 = x402V1Server(facilitator, payTo);
     const lost = x402V1Server(facilitator, payTo);
+    const flaky = x402V1Server(facilitator, payTo);
+    let flakyPaid = 0;
     const ln = x402LightningServer(invoices);
     const alby = albyServer(invoices);
     const aperture = apertureServer(invoices);
     const lsat = apertureServer(invoices, "lsat-only");
     const unquoted = apertureServer(invoices, "macaroon-unquoted");
-    const apps = { x402V2: v2, x402V1: v1, x402Lost: lost, x402Ln: ln, alby, aperture, lsat, unquoted };
+    const apps = {
+      x402V2: v2,
+      x402V1: v1,
+      x402Lost: lost,
+      x402Flaky: flaky,
+      x402Ln: ln,
+      alby,
+      aperture,
+      lsat,
+      unquoted,
+    };
     const urls: Record<string, string> = {};
     for (const [name, s] of Object.entries(apps)) {
       const srv = await serveOnLoopback(
         (r) => s.app.fetch(r),
-        (req) => s === lost && req.headers["x-payment"] !== undefined,
+        (req) => {
+          if (req.headers["x-payment"] === undefined) return false;
+          if (s === lost) return "before";
+          return s === flaky && flakyPaid++ === 0 ? "after" : false;
+        },
       );
       closers.push(srv.close);
       urls[name] = srv.url;
@@ -206,6 +232,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       x402V2: urls.x402V2!,
       x402V1: urls.x402V1!,
       x402Lost: urls.x402Lost!,
+      x402Flaky: urls.x402Flaky!,
       x402Ln: urls.x402Ln!,
       alby: urls.alby!,
       aperture: urls.aperture!,
