@@ -9,7 +9,9 @@ import { getConfig } from "../config";
  * a real secret.
  */
 export const DEV_L402_ROOT_KEY = "satchel-development-l402-root-key-not-secret";
-export const DEFAULT_RATE_SOURCE_URL = "https://api.coingecko.com/api/v3/simple/price?ids=bitcoin&vs_currencies=usd";
+/** CoinGecko's simple price, with the time it was observed (so a stale price is seen as stale). */
+export const DEFAULT_RATE_SOURCE_URL =
+  "https://api.coingecko.com/api/v3/simple/price?ids=bitcoin&vs_currencies=usd&include_last_updated_at=true";
 
 const Schema = z.object({
   L402_ROOT_KEY: z.string().min(32).max(512).optional(),
