@@ -105,11 +105,12 @@ export async function transfer(
   );
   try {
     const to = await call(
+      // Its own id: both sides are journaled, and the journal is keyed by entry id.
       ledgerStub(env, req.toAgentId).credit({
         amountMsat: req.amountMsat,
         kind: "transfer",
         note: `from ${req.fromAgentId}`,
-        entryId: id,
+        entryId: `${id}_in`,
       }),
     );
     return { from: out.snapshot, to };

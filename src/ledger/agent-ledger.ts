@@ -438,6 +438,10 @@ export class AgentLedger extends DurableObject<Env> {
       }
       this.assertNotPaid(inv.paymentHash);
 
+      // Refuse what the limits already refuse before claiming the invoice for this agent: a claim
+      // left by a refused payment would stop the operator's other agents from paying it. (The
+      // reservation checks again, with the fee limit, after the awaits below.)
+      this.assertSpendAllowed(agent, req, amountMsat, 0);
       // Where the money goes is decided before the reservation: the reservation step must not await.
       const { owner, claimant } = await routeAndClaim(this.env.DB, {
         operatorId: agent.operator_id,
@@ -670,17 +674,7 @@ export class AgentLedger extends DurableObject<Env> {
       });
     }
     this.assertNotPaid(p.paymentHash);
-    const policy = policyOf(agent);
-    if (p.req.host !== undefined && !hostAllowed(policy, p.req.host)) {
-      throw new SatchelError("HOST_NOT_ALLOWED", `This agent may not pay ${p.req.host}.`, {
-        hint: "Ask the operator to add the host to allowed_hosts.",
-      });
-    }
-    if (p.req.sessionLimitMsat !== undefined) {
-      policy.perSessionLimitMsat = Math.min(policy.perSessionLimitMsat ?? Infinity, p.req.sessionLimitMsat);
-    }
-    const denied = checkSpend(policy, this.spendState(p.req.sessionId), p.amountMsat, p.feeLimitMsat);
-    if (denied) throw denied;
+    this.assertSpendAllowed(agent, p.req, p.amountMsat, p.feeLimitMsat);
     const now = this.now();
     const id = newId("ent");
     this.sql.exec(
@@ -712,6 +706,26 @@ export class AgentLedger extends DurableObject<Env> {
     // Scheduled in the same atomic write as the reservation: a crash right after still gets reconciled.
     this.scheduleAlarm(RECONCILE_FIRST_MS);
     return this.entry(id);
+  }
+
+  /** Every limit and the allowed hosts, for a payment of amount plus fee limit. Synchronous. */
+  private assertSpendAllowed(
+    agent: AgentRow,
+    req: Partial<PayRequest>,
+    amountMsat: number,
+    feeLimitMsat: number,
+  ): void {
+    const policy = policyOf(agent);
+    if (req.host !== undefined && !hostAllowed(policy, req.host)) {
+      throw new SatchelError("HOST_NOT_ALLOWED", `This agent may not pay ${req.host}.`, {
+        hint: "Ask the operator to add the host to allowed_hosts.",
+      });
+    }
+    if (req.sessionLimitMsat !== undefined) {
+      policy.perSessionLimitMsat = Math.min(policy.perSessionLimitMsat ?? Infinity, req.sessionLimitMsat);
+    }
+    const denied = checkSpend(policy, this.spendState(req.sessionId), amountMsat, feeLimitMsat);
+    if (denied) throw denied;
   }
 
   private async payInternal(payeeAgentId: string, e: EntryRow): Promise<PaymentOutcome> {

@@ -40,12 +40,45 @@ function inputFor(def: ToolDef, kind: Principal["kind"]): z.ZodObject {
   return z.strictObject({ ...def.input.shape, agent_id: AgentId.describe("The agent to act for") });
 }
 
+/** Output schemas keep only the shape (types, properties, items, enums): every tools/list pays for them. */
+const OUTPUT_KEYS = new Set(["type", "properties", "items", "enum", "anyOf", "const"]);
+
+function compact(node: unknown, keep: (key: string) => boolean): unknown {
+  if (Array.isArray(node)) return node.map((n) => compact(n, keep));
+  if (node === null || typeof node !== "object") return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    // Property maps hold names, not schema keywords: recurse into each property's schema.
+    if (k === "properties" && v && typeof v === "object") {
+      out[k] = Object.fromEntries(Object.entries(v).map(([name, sub]) => [name, compact(sub, keep)]));
+    } else if (keep(k)) {
+      out[k] = compact(v, keep);
+    }
+  }
+  return out;
+}
+
+/** Hints equal to the MCP defaults say nothing; leaving them out keeps tools/list small. */
+const HINT_DEFAULTS: Record<string, boolean> = {
+  readOnlyHint: false,
+  destructiveHint: true,
+  idempotentHint: false,
+  openWorldHint: true,
+};
+
+function withoutDefaults(a: ToolDef["annotations"]): ToolDef["annotations"] {
+  return Object.fromEntries(Object.entries(a).filter(([k, v]) => HINT_DEFAULTS[k] !== v));
+}
+
 function jsonSchema(schema: z.ZodObject, io: "input" | "output"): JsonObjectSchema {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<
-    string,
-    unknown
-  >;
-  return { ...rest, type: "object" };
+  const full = z.toJSONSchema(schema, { io, unrepresentable: "any" });
+  // Inputs keep descriptions and bounds (models need them); unknown arguments are refused by
+  // callTool with INVALID_INPUT either way, so additionalProperties is left out of both.
+  const keep =
+    io === "output"
+      ? (k: string) => OUTPUT_KEYS.has(k)
+      : (k: string) => k !== "$schema" && k !== "additionalProperties";
+  return { ...(compact(full, keep) as Record<string, unknown>), type: "object" };
 }
 
 function bind(kind: Principal["kind"]): Map<string, Bound> {
@@ -59,7 +92,7 @@ function bind(kind: Principal["kind"]): Map<string, Bound> {
         description: def.description,
         inputSchema: jsonSchema(input, "input"),
         outputSchema: jsonSchema(def.output, "output"),
-        annotations: { title: def.title, ...def.annotations },
+        annotations: withoutDefaults(def.annotations),
       };
       return [def.name, { def, input, descriptor }];
     }),

@@ -66,33 +66,41 @@ export interface TransactionFilter {
   offset: number;
 }
 
-/** Journal rows of one operator (optionally one agent), newest first. */
-export async function listTransactions(db: D1Database, f: TransactionFilter): Promise<JournalRow[]> {
+function whereOf(f: Omit<TransactionFilter, "limit" | "offset">): { sql: string; args: (string | number)[] } {
   const where = ["operator_id = ?"];
   const args: (string | number)[] = [f.operatorId];
-  if (f.agentId) {
-    where.push("agent_id = ?");
-    args.push(f.agentId);
-  }
-  if (f.direction) {
-    where.push("direction = ?");
-    args.push(f.direction);
-  }
-  if (f.status) {
-    where.push("status = ?");
-    args.push(f.status);
-  }
-  if (f.since !== undefined) {
-    where.push("created_at >= ?");
-    args.push(f.since);
-  }
-  if (f.until !== undefined) {
-    where.push("created_at < ?");
-    args.push(f.until);
-  }
+  const add = (clause: string, value: string | number | undefined) => {
+    if (value === undefined || value === "") return;
+    where.push(clause);
+    args.push(value);
+  };
+  add("agent_id = ?", f.agentId);
+  add("direction = ?", f.direction);
+  add("status = ?", f.status);
+  add("created_at >= ?", f.since);
+  add("created_at < ?", f.until);
+  return { sql: where.join(" AND "), args };
+}
+
+/** Journal rows of one operator (optionally one agent), newest first. */
+export async function listTransactions(db: D1Database, f: TransactionFilter): Promise<JournalRow[]> {
+  const w = whereOf(f);
   const { results } = await db
-    .prepare(`SELECT * FROM transactions WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
-    .bind(...args, f.limit, f.offset)
+    .prepare(`SELECT * FROM transactions WHERE ${w.sql} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
+    .bind(...w.args, f.limit, f.offset)
     .all<JournalRow>();
   return results;
+}
+
+/** What the filtered rows spent (settled payments out: amount + fees), over every page. */
+export async function spentMsat(db: D1Database, f: Omit<TransactionFilter, "limit" | "offset">): Promise<number> {
+  const w = whereOf(f);
+  const row = await db
+    .prepare(
+      `SELECT COALESCE(SUM(amount_msat + fee_msat), 0) AS v FROM transactions WHERE ${w.sql}
+       AND direction = 'out' AND kind IN ('payment', 'internal') AND status = 'succeeded'`,
+    )
+    .bind(...w.args)
+    .first<{ v: number }>();
+  return row?.v ?? 0;
 }

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { consent } from "./consent";
 import { dashboard } from "./dashboard";
+import { demo } from "./demo";
 import { dev } from "./dev";
 import { html } from "./html";
 import { page } from "./layout";
@@ -21,6 +22,8 @@ app.route("/", signIn);
 app.route("/", consent);
 // Development-only helpers (/dev/*), 404 in production.
 app.route("/dev", dev);
+// Demo paywalls (/demo/*, development only): pay_l402_api has something to pay on localhost.
+app.route("/", demo);
 
 // ── Dashboard ─────────────────────────────────────────────────────────────────────────────────
 // The operator's dashboard (`/` and below) is mounted here; src/web/dashboard.ts owns its routes.

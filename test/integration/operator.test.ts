@@ -20,6 +20,35 @@ import {
 const now = () => Math.floor(Date.now() / 1000);
 
 describe("operator tools move allocations, never more than the wallet holds", () => {
+  it("a payment refused by an agent's limits leaves the invoice free for the operator's other agents", async () => {
+    const { principal: op } = await newOperator();
+    const poor = await newAgent(op, { initial_balance_sats: 0 });
+    const capped = await newAgent(op, { max_per_payment_sats: 5 });
+    const rich = await newAgent(op, { initial_balance_sats: 100 });
+    const invoice = await merchantInvoice(40);
+    expect(codeOf(await tool(poor.principal, "pay_invoice", { invoice }))).toBe("INSUFFICIENT_BALANCE");
+    expect(codeOf(await tool(capped.principal, "pay_invoice", { invoice }))).toBe("AMOUNT_TOO_LARGE");
+    ok(await tool(rich.principal, "pay_invoice", { invoice }));
+  });
+
+  it("a transfer is journaled on both sides, and history totals count only payments, over every page", async () => {
+    const { principal: op } = await newOperator();
+    const a = await newAgent(op, { initial_balance_sats: 1000 });
+    const b = await newAgent(op, { initial_balance_sats: 0 });
+    ok(await tool(op, "transfer_to_agent", { from_agent_id: a.agentId, to_agent_id: b.agentId, amount_sats: 300 }));
+    ok(await tool(a.principal, "pay_invoice", { invoice: await merchantInvoice(100) }));
+    ok(await tool(a.principal, "pay_invoice", { invoice: await merchantInvoice(50) }));
+    ok(await tool(op, "sweep_agent", { agent_id: a.agentId, amount_sats: 10 }));
+    const page = ok<{ transactions: { agent_id: string; kind: string }[]; total_spent_sats: number }>(
+      await tool(op, "get_payment_history", { limit: 1 }),
+    );
+    expect(page.transactions).toHaveLength(1);
+    expect(page.total_spent_sats).toBe(150);
+    const all = ok<{ transactions: { agent_id: string; kind: string }[] }>(await tool(op, "get_payment_history"));
+    const transfers = all.transactions.filter((t) => t.kind === "transfer").map((t) => t.agent_id);
+    expect(transfers.sort()).toEqual([a.agentId, b.agentId].sort());
+  });
+
   it("fund, transfer, sweep: balances add up and whoami tracks allocation", async () => {
     const { principal: op } = await newOperator();
     const a = await newAgent(op, { initial_balance_sats: 1000 });

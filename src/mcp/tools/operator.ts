@@ -3,7 +3,7 @@ import * as agents from "../../accounts/agents";
 import * as ops from "../../accounts/operator";
 import { SatchelError } from "../../errors";
 import type { BudgetPolicy } from "../../ledger/policy";
-import { listTransactions } from "../../store/journal";
+import { listTransactions, spentMsat } from "../../store/journal";
 import { budgetOut, journalOut, paymentOut, policyOut, toSatsFloor } from "../format";
 import { AgentId, Description, Host, IdempotencyKey, Invoice, LimitSats, Page, PaymentOutput, Sats } from "../schemas";
 import { defineTool, type ToolContext } from "../tool";
@@ -203,25 +203,26 @@ const paymentHistory = defineTool({
         settled_at: z.string().nullable(),
       }),
     ),
-    total_spent_sats: z.number(),
+    total_spent_sats: z
+      .number()
+      .describe("Settled payments (amount + fees) over every matching row, not just this page"),
   }),
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async run(ctx, a) {
     const agentId =
       a.agent_id === undefined ? undefined : await agents.resolveAgent(ctx.env, ctx.principal, a.agent_id);
-    const rows = await listTransactions(ctx.env.DB, {
+    const filter = {
       operatorId: operatorId(ctx),
       ...(agentId ? { agentId } : {}),
       ...(a.direction ? { direction: a.direction } : {}),
       ...(a.status ? { status: a.status } : {}),
       ...(a.since ? { since: Date.parse(a.since) } : {}),
       ...(a.until ? { until: Date.parse(a.until) } : {}),
-      limit: a.limit,
-      offset: a.offset,
-    });
-    const spent = rows
-      .filter((r) => r.direction === "out" && r.status === "succeeded")
-      .reduce((sum, r) => sum + r.amount_msat + r.fee_msat, 0);
+    };
+    const [rows, spent] = await Promise.all([
+      listTransactions(ctx.env.DB, { ...filter, limit: a.limit, offset: a.offset }),
+      spentMsat(ctx.env.DB, filter),
+    ]);
     return { transactions: rows.map(journalOut), total_spent_sats: Math.ceil(spent / 1000) };
   },
 });
