@@ -290,44 +290,41 @@ const StatusOutput = z.object({
   reserved_sats: z.number(),
 });
 
-const deactivateAgent = defineTool({
-  name: "deactivate_agent",
-  title: "Deactivate agent",
-  description:
-    "The kill switch: stops all of an agent's payments at once and disables its key. Payments in flight still settle.",
-  audience: "operator",
-  input: AgentArg,
-  output: StatusOutput,
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async run(ctx, a) {
-    const s = await ops.setActive(ctx.env, operatorId(ctx), a.agent_id, false);
-    return {
-      agent_id: a.agent_id,
-      status: s.status,
-      balance_sats: toSatsFloor(s.availableMsat),
-      reserved_sats: Math.ceil(s.reservedMsat / 1000),
-    };
-  },
-});
+/** deactivate_agent and reactivate_agent: the kill switch, both ways. */
+function switchTool(active: boolean, name: string, title: string, description: string) {
+  return defineTool({
+    name,
+    title,
+    description,
+    audience: "operator",
+    input: AgentArg,
+    output: StatusOutput,
+    annotations: { readOnlyHint: false, destructiveHint: !active, idempotentHint: true, openWorldHint: false },
+    async run(ctx, a) {
+      const s = await ops.setActive(ctx.env, operatorId(ctx), a.agent_id, active);
+      return {
+        agent_id: a.agent_id,
+        status: s.status,
+        balance_sats: toSatsFloor(s.availableMsat),
+        reserved_sats: Math.ceil(s.reservedMsat / 1000),
+      };
+    },
+  });
+}
 
-const reactivateAgent = defineTool({
-  name: "reactivate_agent",
-  title: "Reactivate agent",
-  description: "Re-enables a deactivated agent and its key.",
-  audience: "operator",
-  input: AgentArg,
-  output: StatusOutput,
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async run(ctx, a) {
-    const s = await ops.setActive(ctx.env, operatorId(ctx), a.agent_id, true);
-    return {
-      agent_id: a.agent_id,
-      status: s.status,
-      balance_sats: toSatsFloor(s.availableMsat),
-      reserved_sats: Math.ceil(s.reservedMsat / 1000),
-    };
-  },
-});
+const deactivateAgent = switchTool(
+  false,
+  "deactivate_agent",
+  "Deactivate agent",
+  "The kill switch: stops all of an agent's payments at once and disables its key. Payments in flight still settle.",
+);
+
+const reactivateAgent = switchTool(
+  true,
+  "reactivate_agent",
+  "Reactivate agent",
+  "Re-enables a deactivated agent and its key.",
+);
 
 const deleteAgent = defineTool({
   name: "delete_agent",
