@@ -12,6 +12,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { PayApiResult } from "../../src/paywall/pay";
 import type { PaywallLabState } from "../support/paywall-servers";
 
 const BASE = inject("paywallSatchelUrl");
@@ -19,29 +20,8 @@ const DEV_KEY = inject("paywallSatchelDevKey");
 const LAB = inject("paywallLab");
 const EVM_KEY = inject("x402EvmKey");
 
-interface PaidApi {
-  url: string;
-  status: number;
-  headers: Record<string, string>;
-  body: unknown;
-  dry_run: boolean;
-  paid: boolean;
-  payment_protocol: string | null;
-  token_reused: boolean;
-  price_sats: number | null;
-  would_pay: boolean | null;
-  refusal: { code: string; message: string } | null;
-  amount_sats: number;
-  fee_sats: number;
-  total_sats: number;
-  payment_id: string | null;
-  payment_hash: string | null;
-  preimage: string | null;
-  budget_remaining_sats: number;
-  usdc_amount: string | null;
-  btc_usd_rate: number | null;
-  spread_percent: number | null;
-}
+/** What pay_l402_api answers: the tool's own result type. */
+type PaidApi = PayApiResult;
 interface ToolError {
   code: string;
   message: string;

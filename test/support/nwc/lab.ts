@@ -331,8 +331,9 @@ export async function startLab(): Promise<Lab> {
       },
       hexToBytes(w.walletSecret),
     );
-    // After the payer's own reply: a notification never races the payment it reports.
-    setTimeout(() => void publish(e as RelayEvent), 0);
+    // After the payer's own reply (published from the I/O callbacks now pending): setImmediate
+    // orders it behind them in the event loop, with no wait on the clock.
+    setImmediate(() => void publish(e as RelayEvent));
   };
 
   /** Terminates client sockets: those subscribed to one wallet's events, or all of them. */
