@@ -45,13 +45,13 @@ import type { WalletBackend, WalletInfo } from "../wallet/backend";
 import {
   getWalletConnection,
   readWalletSecret,
-  saveWalletConnection,
   validateWalletConnection,
   walletKeyStatus,
   type WalletConnectionInput,
   type WalletSecret,
 } from "../wallet/connection";
-import { backendFor, nwcSessionStub, walletFor } from "../wallet/factory";
+import { assess, connectWallet, type ConnectedWallet } from "../wallet/connect";
+import { walletFor } from "../wallet/factory";
 import { clientsBody, keysBody, walletBody, type ClientRow, type WalletData } from "./dashboard-account";
 import {
   agentBody,
@@ -643,7 +643,13 @@ function scrub(secret: WalletSecret | null, message: string): string {
   return parts.filter((p) => p.length >= 8).reduce((m, p) => m.split(p).join("[redacted]"), message);
 }
 
-/** Asks a backend for its info and balance: what "test it" means, before saving and on demand. */
+/** The sentence a successful wallet test shows: who answered, with what balance, and any cautions. */
+function answered(info: WalletInfo, balanceMsat: number, warnings: string[]): string {
+  const answer = `“${info.alias}” on ${info.network}, balance ${formatInt(Math.floor(balanceMsat / 1000))} sats.`;
+  return [`The ${walletNoun(info.kind)} answered: ${answer}`, ...warnings].join(" ");
+}
+
+/** Asks the wallet payments use for its info and balance: "test it" on demand. */
 async function probe(
   env: Env,
   backend: WalletBackend,
@@ -651,14 +657,7 @@ async function probe(
 ): Promise<{ ok: true; info: WalletInfo; message: string } | { ok: false; message: string }> {
   try {
     const [info, balance] = await Promise.all([backend.getInfo(), backend.getBalance()]);
-    const notes: string[] = [];
-    if (!(info.canPay ?? info.methods.includes("pay_invoice"))) {
-      notes.push("This connection can receive but not pay: agents' payments will fail.");
-    }
-    const network = getConfig(env).network;
-    if (info.network !== network) notes.push(`It is on ${info.network} but Satchel runs on ${network}.`);
-    const answer = `“${info.alias}” on ${info.network}, balance ${formatInt(Math.floor(balance / 1000))} sats.`;
-    return { ok: true, info, message: [`The ${walletNoun(info.kind)} answered: ${answer}`, ...notes].join(" ") };
+    return { ok: true, info, message: answered(info, balance, assess(env, info).warnings) };
   } catch (e) {
     // Coded errors are written for people; anything else could carry upstream text.
     return { ok: false, message: e instanceof SatchelError ? scrub(secret, e.message) : "no answer." };
@@ -685,25 +684,22 @@ dashboard.post(
       const err = expected(e);
       return walletPage(c, s, { status: statusOf(err), error: errorText(err) });
     }
-    // Tested before it is stored, as connect_wallet does: a wallet that cannot answer never replaces one that works.
-    const tested = await probe(c.env, backendFor(c.env, s.operatorId, secret), secret);
-    if (!tested.ok) {
-      return walletPage(c, s, {
-        status: 400,
-        error: `The ${walletNoun(type)} did not pass the test, so nothing was saved: ${tested.message}`,
-      });
-    }
+    // Tested before it is stored (the same domain call as connect_wallet): a wallet that cannot
+    // answer never replaces one that works.
+    let connected: ConnectedWallet;
     try {
-      await saveWalletConnection(c.env, s.operatorId, input);
+      connected = await connectWallet(c.env, s.operatorId, input);
     } catch (e) {
       const err = expected(e);
-      return walletPage(c, s, { status: statusOf(err), error: errorText(err) });
+      return walletPage(c, s, {
+        status: 400,
+        error: `The ${walletNoun(type)} did not pass the test, so nothing was saved: ${scrub(secret, err.message)}`,
+      });
     }
-    // The operator's NWC session object must not keep talking to the previous wallet.
-    await nwcSessionStub(c.env, s.operatorId)?.reset();
+    const tested = { ok: true as const, message: answered(connected.info, connected.balanceMsat, connected.warnings) };
     return walletPage(c, s, {
       notice: type === "fake" ? NOTICES.fake : NOTICES.wallet,
-      test: { ok: true, message: tested.message },
+      test: tested,
     });
   }),
 );

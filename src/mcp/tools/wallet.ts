@@ -6,8 +6,8 @@ import { ledgerStub } from "../../ledger/client";
 import type { PaymentView } from "../../ledger/views";
 import { keysendRecords, MAX_KEYSEND_MESSAGE_CHARS, nodeId } from "../../lightning/keysend";
 import { unwrap, type Result } from "../../result";
-import { saveWalletConnection, validateWalletConnection, type WalletConnectionInput } from "../../wallet/connection";
-import { backendFor, nwcSessionStub } from "../../wallet/factory";
+import type { WalletConnectionInput } from "../../wallet/connection";
+import { connectWallet as connectAndTest } from "../../wallet/connect";
 import { paymentOut, toSatsFloor } from "../format";
 import { call, payThroughLedger } from "../../ledger/client";
 import {
@@ -66,42 +66,11 @@ const connectWallet = defineTool({
         : a.type === "nwc"
           ? { type: "nwc", uri: required(a.uri, "uri") }
           : { type: "lnbits", url: required(a.url, "url"), apiKey: required(a.api_key, "api_key") };
-    const secret = validateWalletConnection(input);
-    const operatorId = ctx.principal.operatorId;
-    // Tested before it is stored: a wallet that cannot answer never replaces a working one.
-    const backend = backendFor(ctx.env, operatorId, secret);
-    let info, balance;
-    try {
-      [info, balance] = await Promise.all([backend.getInfo(), backend.getBalance()]);
-    } catch (e) {
-      if (e instanceof SatchelError) {
-        throw new SatchelError(e.code, `The wallet did not pass the test: ${e.message}`, {
-          hint: e.hint ?? "Check the connection string and that the wallet is online; nothing was saved.",
-        });
-      }
-      throw e;
-    }
-    const view = await saveWalletConnection(ctx.env, operatorId, input);
-    // The operator's session object must not keep talking to the previous wallet.
-    await nwcSessionStub(ctx.env, operatorId)?.reset();
-    const canPay = info.canPay ?? info.methods.includes("pay_invoice");
-    const warnings: string[] = [];
-    const network = getConfig(ctx.env).network;
-    if (info.network !== network) {
-      warnings.push(`The wallet is on ${info.network} but Satchel runs on ${network}: invoices will be refused.`);
-    }
-    if (!canPay)
-      warnings.push("This wallet connection can receive but not pay: paying tools will fail with FORBIDDEN.");
-    if (!info.methods.includes("lookup_payment") && canPay) {
-      warnings.push(
-        "The wallet cannot look payments up: a payment whose reply is lost stays pending until its invoice expires.",
-      );
-    }
-    if (info.encryption === "nip04")
-      warnings.push("The wallet only speaks NIP-04 encryption (older); NIP-44 is preferred.");
+    const w = await connectAndTest(ctx.env, ctx.principal.operatorId, input);
+    const info = w.info;
     return {
-      type: view.type,
-      description: view.description,
+      type: w.type,
+      description: w.description,
       wallet: {
         kind: info.kind,
         alias: info.alias,
@@ -110,12 +79,12 @@ const connectWallet = defineTool({
         methods: info.methods,
         encryption: info.encryption ?? null,
         notifications: info.notifications ?? [],
-        can_pay: canPay,
+        can_pay: w.canPay,
         can_receive: info.methods.includes("make_invoice"),
         keysend: info.methods.includes("keysend"),
       },
-      balance_sats: toSatsFloor(balance),
-      warnings,
+      balance_sats: toSatsFloor(w.balanceMsat),
+      warnings: w.warnings,
     };
   },
 });
