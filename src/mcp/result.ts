@@ -1,4 +1,4 @@
-import { SatchelError } from "../errors";
+import { DEFAULT_HINTS, SatchelError } from "../errors";
 
 /** The CallToolResult shape both SDK generations accept. */
 export interface ToolResult {
@@ -17,17 +17,14 @@ export function successResult(out: Record<string, unknown>): ToolResult {
  * details; anything else is a bug, logged by name only and reported as INTERNAL without internals.
  */
 export function errorResult(e: unknown, tool: string): ToolResult {
-  const err =
-    e instanceof SatchelError
-      ? e
-      : new SatchelError("INTERNAL", "Internal error.", { hint: "Try again; if it persists, contact the operator." });
+  const err = e instanceof SatchelError ? e : new SatchelError("INTERNAL", "Internal error.");
   if (!(e instanceof SatchelError)) {
     console.error("tool failed", {
       tool,
       error: e instanceof Error ? `${e.name}: ${e.message.slice(0, 200)}` : "unknown",
     });
   }
-  const body = err.toJSON();
-  const text = `${body.code}: ${body.message}${body.hint ? ` Hint: ${body.hint}` : ""}`;
+  const body = { ...err.toJSON(), hint: err.hint ?? DEFAULT_HINTS[err.code] };
+  const text = `${body.code}: ${body.message} Hint: ${body.hint}`;
   return { isError: true, content: [{ type: "text", text }], structuredContent: { ...body } };
 }

@@ -88,6 +88,15 @@ describe("every tool validates its input with a coded error", () => {
     expect((unknown.structuredContent as { hint: string }).hint).toBeTruthy();
   });
 
+  it("an error raised without a hint still reaches the caller with its code's hint", async () => {
+    const { principal: op } = await newOperator();
+    const { principal } = await newAgent(op);
+    const own = ok<{ invoice: string }>(await tool(principal, "create_invoice", { amount_sats: 3 }));
+    const r = await tool(principal, "pay_invoice", { invoice: own.invoice });
+    expect(codeOf(r)).toBe("INVALID_INPUT");
+    expect((r.structuredContent as { hint: string }).hint.length).toBeGreaterThan(10);
+  });
+
   it("create_invoice bounds amount, description and expiry", async () => {
     const { principal: op } = await newOperator();
     const { principal } = await newAgent(op);
