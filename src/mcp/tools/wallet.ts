@@ -1,29 +1,12 @@
 import { z } from "zod";
-import { getConfig } from "../../config";
 import { SatchelError } from "../../errors";
 import type { KeysendLedgerRequest } from "../../ledger/agent-ledger";
-import { ledgerStub } from "../../ledger/client";
-import type { PaymentView } from "../../ledger/views";
 import { keysendRecords, MAX_KEYSEND_MESSAGE_CHARS, nodeId } from "../../lightning/keysend";
-import { unwrap, type Result } from "../../result";
 import type { WalletConnectionInput } from "../../wallet/connection";
 import { connectWallet as connectAndTest } from "../../wallet/connect";
 import { paymentOut, toSatsFloor } from "../format";
-import { call, payThroughLedger } from "../../ledger/client";
-import {
-  fetchLnurl,
-  lightningAddressUrl,
-  linkingKey,
-  lnurlToUrl,
-  parseAuthRequest,
-  parsePayRequest,
-  parseWithdrawRequest,
-  requestPayInvoice,
-  signAuth,
-  submitWithdraw,
-  successActionOf,
-  type LnurlOptions,
-} from "../../lightning/lnurl";
+import { keysendThroughLedger } from "../../ledger/client";
+import * as lnurl from "../../paywall/lnurl";
 import { iso, toSats } from "../format";
 import { IdempotencyKey, PaymentOutput, Sats } from "../schemas";
 import { defineTool, spendingSession } from "../tool";
@@ -124,20 +107,9 @@ const keysend = defineTool({
       ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
       ...spendingSession(ctx),
     };
-    let r: Result<PaymentView>;
-    try {
-      r = (await ledgerStub(ctx.env, ctx.agentId!).keysend(req)) as Result<PaymentView>;
-    } catch {
-      // The ledger broke mid-payment: the keysend may have gone out.
-      throw new SatchelError("PAYMENT_PENDING", "The payment's outcome is not known yet.", {
-        hint: "Do not send again. Its outcome will be reconciled; check get_transactions shortly.",
-      });
-    }
-    return paymentOut(unwrap(r));
+    return paymentOut(await keysendThroughLedger(ctx.env, ctx.agentId!, req));
   },
 });
-
-const lnurlOptions = (env: Env): LnurlOptions => ({ allowLoopbackHttp: getConfig(env).development });
 
 const payLightningAddress = defineTool({
   name: "pay_lightning_address",
@@ -166,26 +138,21 @@ const payLightningAddress = defineTool({
   }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async run(ctx, a) {
-    const opts = lnurlOptions(ctx.env);
-    const isAddress = a.address.includes("@") && !/^lnurl/i.test(a.address) && !a.address.includes("://");
-    const url = isAddress ? lightningAddressUrl(a.address, opts) : lnurlToUrl(a.address, opts);
-    const params = parsePayRequest(await fetchLnurl(url), opts);
-    const { invoice: inv, successAction } = await requestPayInvoice(params, a.amount_sats * 1000, a.comment);
-    const p = await payThroughLedger(ctx.env, ctx.agentId!, {
-      invoice: inv.invoice,
-      ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
-      ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
-      ...spendingSession(ctx),
-      memo: `${isAddress ? a.address.trim().toLowerCase() : url.host}${params.description ? `: ${params.description}` : ""}`.slice(
-        0,
-        300,
-      ),
-    });
+    const r = await lnurl.payLightningAddress(
+      { env: ctx.env, agentId: ctx.agentId!, ...spendingSession(ctx) },
+      {
+        address: a.address,
+        amountMsat: a.amount_sats * 1000,
+        ...(a.comment === undefined ? {} : { comment: a.comment }),
+        ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
+        ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
+      },
+    );
     return {
-      ...paymentOut(p),
-      recipient: isAddress ? a.address.trim().toLowerCase() : url.host,
-      description: params.description,
-      success_action: successActionOf(successAction),
+      ...paymentOut(r.payment),
+      recipient: r.recipient,
+      description: r.description,
+      success_action: r.successAction,
     };
   },
 });
@@ -211,36 +178,18 @@ const claimWithdraw = defineTool({
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   async run(ctx, a) {
-    const opts = lnurlOptions(ctx.env);
-    const url = lnurlToUrl(a.lnurl, opts);
-    const w = parseWithdrawRequest(await fetchLnurl(url), opts);
-    const amountMsat =
-      a.amount_sats === undefined ? Math.floor(w.maxWithdrawableMsat / 1000) * 1000 : a.amount_sats * 1000;
-    if (amountMsat < w.minWithdrawableMsat || amountMsat > w.maxWithdrawableMsat || amountMsat < 1000) {
-      throw new SatchelError(
-        "INVALID_INPUT",
-        `This link allows ${Math.ceil(w.minWithdrawableMsat / 1000)} to ${Math.floor(w.maxWithdrawableMsat / 1000)} sats.`,
-        { hint: "Choose an amount in that range." },
-      );
-    }
-    const ledger = ledgerStub(ctx.env, ctx.agentId!);
-    const e = await call(
-      ledger.createInvoice({
-        amountMsat,
-        description: a.description ?? (w.defaultDescription || `LNURL-withdraw from ${url.host}`),
-        expirySeconds: 3600,
-      }),
-    );
-    await submitWithdraw(w, e.invoice!);
-    // Services usually pay at once; one look now saves the agent a call.
-    const after = await call(ledger.invoiceStatus(e.paymentHash!));
+    const { entry, service } = await lnurl.claimLnurlWithdraw(ctx.env, ctx.agentId!, {
+      lnurl: a.lnurl,
+      ...(a.amount_sats === undefined ? {} : { amountMsat: a.amount_sats * 1000 }),
+      ...(a.description === undefined ? {} : { description: a.description }),
+    });
     return {
-      status: after.status,
-      paid: after.status === "succeeded",
-      amount_sats: toSats(after.amountMsat),
-      payment_hash: e.paymentHash!,
-      service: url.host,
-      expires_at: iso(after.expiresAt === null ? null : after.expiresAt * 1000),
+      status: entry.status,
+      paid: entry.status === "succeeded",
+      amount_sats: toSats(entry.amountMsat),
+      payment_hash: entry.paymentHash!,
+      service,
+      expires_at: iso(entry.expiresAt === null ? null : entry.expiresAt * 1000),
     };
   },
 });
@@ -262,32 +211,8 @@ const lnurlAuth = defineTool({
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async run(ctx, a) {
-    const req = parseAuthRequest(lnurlToUrl(a.lnurl, lnurlOptions(ctx.env)));
-    const secret = getConfig(ctx.env).walletSecretKey;
-    if (!secret) {
-      throw new SatchelError(
-        "WALLET_NOT_CONFIGURED",
-        "This server has no WALLET_SECRET_KEY to derive login keys from.",
-        {
-          hint: "The server's operator must set WALLET_SECRET_KEY.",
-        },
-      );
-    }
-    const { callback, linkingPubkey } = signAuth(req, linkingKey(secret, ctx.agentId!, req.domain));
-    const body = await fetchLnurl(callback).catch((e: unknown) => {
-      if (e instanceof SatchelError && e.code === "PAYMENT_FAILED") {
-        throw new SatchelError(
-          "FORBIDDEN",
-          e.message.replace("The LNURL service refused", "The service refused the login"),
-          {
-            hint: "The challenge may have expired or been used already; ask the service for a new one.",
-          },
-        );
-      }
-      throw e;
-    });
-    if (body.status !== "OK") throw new SatchelError("FORBIDDEN", "The service did not confirm the login.");
-    return { status: "OK" as const, domain: req.domain, linking_key: linkingPubkey, action: req.action };
+    const r = await lnurl.lnurlLogin(ctx.env, ctx.agentId!, a.lnurl);
+    return { status: "OK" as const, domain: r.domain, linking_key: r.linkingPubkey, action: r.action };
   },
 });
 
