@@ -121,7 +121,7 @@ function killGroup(child, signal) {
 /**
  * Starts `wrangler dev` and resolves once it printed "Ready on" and /health answers.
  * The whole start (migrations, bundle, wrangler dev, /health) shares one deadline of timeoutMs.
- * @param {{ port?: number, timeoutMs?: number, snapshot?: boolean, log?: (line: string) => void }} [options]
+ * @param {{ port?: number, inspectorPort?: number, timeoutMs?: number, snapshot?: boolean, log?: (line: string) => void }} [options]
  * @returns {Promise<{ url: string, devKey: string, port: number, persistDir: string, output: () => string, stop: () => Promise<void> }>}
  */
 export async function startLocalServer(options = {}) {
@@ -163,7 +163,7 @@ export async function startLocalServer(options = {}) {
   }
 
   const port = options.port ?? (await freePort());
-  const inspectorPort = await freePort();
+  const inspectorPort = options.inspectorPort ?? (await freePort());
   const args = [
     WRANGLER,
     "dev",

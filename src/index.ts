@@ -16,6 +16,10 @@ export { SatchelSseSession };
 /*
  * Request flow:
  *   /health                      → answered here, before anything else (no auth, no KV)
+ *   /mcp, /sse, /sse/* with a Satchel API key (Bearer sat_…)
+ *                                → authenticate here (one D1 lookup) → serveMcp; the provider would
+ *                                  only hand the key back to resolveExternalToken, after parsing
+ *                                  URLs and resource metadata on every call
  *   OAuthProvider (per origin, src/auth/oauth.ts)
  *     /.well-known/*, /oauth/token, /oauth/register   → the provider itself
  *     /mcp, /sse, /sse/*         → bearer check (OAuth token, else API key via resolveExternalToken)
@@ -59,12 +63,34 @@ function forbidden(): Response {
   return Response.json({ error: "forbidden", message: "This session belongs to another key." }, { status: 403 });
 }
 
+/** Bodies this small are read here; larger or unsized ones are left to the SDK and its own limit. */
+const PARSED_BODY_MAX_BYTES = 64 * 1024;
+
+/**
+ * A JSON-RPC POST body read and parsed once. Without it the SDK clones the request and reads the
+ * body twice (once to tell legacy from modern traffic, once to serve it), a few ms on every call.
+ * Returns the request to forward (a replay of the bytes when they are not JSON, for the SDK's own
+ * parse error) and the parsed body when there is one.
+ */
+async function readJsonBody(request: Request): Promise<{ request: Request; parsedBody?: unknown }> {
+  const length = Number(request.headers.get("content-length") ?? NaN);
+  if (request.method !== "POST" || !(length >= 0 && length <= PARSED_BODY_MAX_BYTES)) return { request };
+  const text = await request.text();
+  try {
+    return { request, parsedBody: JSON.parse(text) as unknown };
+  } catch {
+    return { request: new Request(request, { body: text }) };
+  }
+}
+
 async function serveMcp(request: Request, env: Env, ctx: ExecutionContext, principal: Principal): Promise<Response> {
   const url = new URL(request.url);
   if (url.pathname === "/mcp") {
     const props = toProps(principal);
-    return mcp.fetch(request, {
+    const body = await readJsonBody(request);
+    return mcp.fetch(body.request, {
       authInfo: { token: principal.keyId, clientId: principal.keyId, scopes: [], extra: { ...props, [ENV]: env } },
+      ...(body.parsedBody === undefined ? {} : { parsedBody: body.parsedBody }),
     });
   }
   // A session id in the URL addresses another connection's stream: only its opener may use it.
@@ -104,13 +130,23 @@ function isProtected(pathname: string): boolean {
   return PROTECTED_ROUTES.some((r) => pathname === r || pathname.startsWith(`${r}/`));
 }
 
+/** A protected route called with an API key: resource metadata is named in the 401 where OAuth exists. */
+async function withApiKey(request: Request, env: Env, ctx: ExecutionContext, oauth: boolean): Promise<Response> {
+  const principal = await authenticate(env, request.headers.get("authorization"));
+  if (!principal) return unauthorized(oauth ? new URL(request.url).origin : null, "Missing or invalid API key");
+  return serveMcp(request, env, ctx, principal);
+}
+
 /** An origin that cannot host OAuth (plain http off loopback): API keys only, as before OAuth. */
 async function withoutOAuth(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   if (!isProtected(new URL(request.url).pathname)) return app.fetch(request, env, ctx);
   if (request.method === "OPTIONS") return mcp(request, env, ctx);
-  const principal = await authenticate(env, request.headers.get("authorization"));
-  if (!principal) return unauthorized(null, "Missing or invalid API key");
-  return serveMcp(request, env, ctx, principal);
+  return withApiKey(request, env, ctx, false);
+}
+
+/** Satchel's API keys (sat_op_…, sat_ag_…) never look like the provider's tokens (user:grant:secret). */
+function carriesApiKey(request: Request): boolean {
+  return request.headers.get("authorization")?.startsWith("Bearer sat_") ?? false;
 }
 
 export default {
@@ -122,6 +158,8 @@ export default {
     const limited = await limitIp(env, request);
     if (limited) return limited;
     const provider = providerFor(url.origin, handlers);
-    return provider ? provider.fetch(request, env, ctx) : withoutOAuth(request, env, ctx);
+    if (!provider) return withoutOAuth(request, env, ctx);
+    if (isProtected(url.pathname) && carriesApiKey(request)) return withApiKey(request, env, ctx, true);
+    return provider.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

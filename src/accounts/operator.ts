@@ -7,7 +7,7 @@ import type { Principal } from "../auth/principal";
 import { SatchelError } from "../errors";
 import { newId } from "../ids";
 import { TREASURY_PREFIX } from "../ledger/agent-ledger";
-import { call, ledgerStub, payThroughLedger } from "../ledger/client";
+import { call, flushJournal, ledgerStub, payThroughLedger } from "../ledger/client";
 import type { AgentSnapshot, PaymentView } from "../ledger/views";
 import { msat } from "../money";
 import * as accounts from "../store/accounts";
@@ -332,7 +332,10 @@ export async function exportTransactions(
   operatorId: string,
   q: { format: "json" | "csv"; agentId?: string; since?: number; until?: number },
 ): Promise<ExportResult> {
-  if (q.agentId) await requireAgent(env, operatorId, q.agentId);
+  if (q.agentId) {
+    await requireAgent(env, operatorId, q.agentId);
+    await flushJournal(env, q.agentId);
+  }
   const rows = await listTransactions(env.DB, {
     operatorId,
     ...(q.agentId ? { agentId: q.agentId } : {}),

@@ -443,18 +443,22 @@ export class AgentLedger extends DurableObject<Env> {
       // reservation checks again, with the fee limit, after the awaits below.)
       this.assertSpendAllowed(agent, req, amountMsat, 0);
       // Where the money goes is decided before the reservation: the reservation step must not await.
-      const { owner, claimant } = await routeAndClaim(this.env.DB, {
-        operatorId: agent.operator_id,
-        paymentHash: inv.paymentHash,
-        agentId: agent.id,
-        at: this.now(),
-      });
-      if (owner?.agent_id === agent.id) {
-        await releaseClaim(this.env.DB, {
+      // The operator's wallet connection is read meanwhile (both are D1 round trips); an internal
+      // payment simply does not use it.
+      const wallet = this.wallet(agent);
+      const [route, walletReady] = await Promise.allSettled([
+        routeAndClaim(this.env.DB, {
           operatorId: agent.operator_id,
           paymentHash: inv.paymentHash,
           agentId: agent.id,
-        });
+          at: this.now(),
+        }),
+        walletFeeReserve(wallet, msat(amountMsat)),
+      ]);
+      if (route.status === "rejected") throw route.reason;
+      const { owner, claimant } = route.value;
+      if (owner?.agent_id === agent.id) {
+        await this.releaseClaim(inv.paymentHash);
         throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
       }
       const payee = owner && owner.operator_id === agent.operator_id ? owner.agent_id : null;
@@ -463,9 +467,13 @@ export class AgentLedger extends DurableObject<Env> {
           hint: "An invoice is paid once per wallet; ask the payee for a new invoice.",
         });
       }
-      const wallet = payee ? null : this.wallet(agent);
-      const feeLimitMsat = wallet ? await walletFeeReserve(wallet, msat(amountMsat)) : 0;
-      // A concurrent call with the same key may have finished while we awaited the lookup above.
+      if (!payee && walletReady.status === "rejected") {
+        // Nothing was reserved or paid: give the invoice back to the operator's other agents.
+        await this.releaseClaim(inv.paymentHash);
+        throw walletReady.reason;
+      }
+      const feeLimitMsat = payee || walletReady.status === "rejected" ? 0 : walletReady.value;
+      // A concurrent call with the same key may have finished while we awaited the lookups above.
       const late = this.replay(req);
       if (late) return late;
 
@@ -485,7 +493,7 @@ export class AgentLedger extends DurableObject<Env> {
       try {
         outcome = payee
           ? await this.payInternal(payee, entry)
-          : await wallet!.payInvoice({
+          : await wallet.payInvoice({
               invoice: inv.invoice,
               paymentHash: inv.paymentHash,
               amountMsat: msat(amountMsat),
@@ -500,10 +508,10 @@ export class AgentLedger extends DurableObject<Env> {
         this.inFlight.delete(entry.id);
       }
       const settled = this.applyOutcome(entry.id, outcome);
-      if (settled.status === "failed") await this.releaseClaim(settled);
+      if (settled.status === "failed") await this.releaseClaim(inv.paymentHash);
       return this.paymentResult(settled, false, req.sessionId);
     });
-    await this.journal();
+    this.journalAfterAnswer();
     return r;
   }
 
@@ -569,7 +577,7 @@ export class AgentLedger extends DurableObject<Env> {
       }
       return this.paymentResult(this.applyOutcome(entry.id, outcome), false, req.sessionId);
     });
-    await this.journal();
+    this.journalAfterAnswer();
     return r;
   }
 
@@ -607,7 +615,7 @@ export class AgentLedger extends DurableObject<Env> {
       });
       return { paymentId: entry.id, spendableMsat: this.snapshot(req.sessionId).remaining.spendableMsat };
     });
-    await this.journal();
+    this.journalAfterAnswer();
     return r;
   }
 
@@ -639,7 +647,7 @@ export class AgentLedger extends DurableObject<Env> {
         spendableMsat: this.snapshot(req.sessionId).remaining.spendableMsat,
       };
     });
-    await this.journal();
+    this.journalAfterAnswer();
     return r;
   }
 
@@ -789,17 +797,14 @@ export class AgentLedger extends DurableObject<Env> {
     return this.entry(id);
   }
 
-  private async releaseClaim(e: EntryRow): Promise<void> {
+  /** Gives this agent's claim on an invoice back after a payment that definitely did not happen. */
+  private async releaseClaim(paymentHash: string): Promise<void> {
     const agent = this.requireAgent();
     try {
-      await releaseClaim(this.env.DB, {
-        operatorId: agent.operator_id,
-        paymentHash: e.payment_hash!,
-        agentId: agent.id,
-      });
+      await releaseClaim(this.env.DB, { operatorId: agent.operator_id, paymentHash, agentId: agent.id });
     } catch (err) {
       // A stale claim only stops other agents from retrying this invoice; it never moves money.
-      console.warn("could not release payment claim", { entry: e.id, error: errorName(err) });
+      console.warn("could not release payment claim", { paymentHash, error: errorName(err) });
     }
   }
 
@@ -1007,7 +1012,7 @@ export class AgentLedger extends DurableObject<Env> {
           : { status: "pending" };
       }
       const after = this.applyOutcome(e.id, outcome);
-      if (after.status === "failed") await this.releaseClaim(after);
+      if (after.status === "failed") await this.releaseClaim(after.payment_hash!);
       if (after.status === "succeeded" || after.status === "failed") resolved++;
       else this.sql.exec("UPDATE entries SET check_attempts = check_attempts + 1 WHERE id = ?", e.id);
     }
@@ -1166,38 +1171,56 @@ export class AgentLedger extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(at);
   }
 
+  /**
+   * The payment paths answer without waiting for D1 (DESIGN.md §3 step 7: journal after commit).
+   * The entries are already committed here, and journaled_version marks what D1 has not seen yet:
+   * if this write fails or the object is evicted first, the alarm (set by every reservation) writes
+   * them. Readers that need the latest rows call flushJournal.
+   */
+  private journalAfterAnswer(): void {
+    void this.journal();
+  }
+
+  /** Waits until every committed entry is in the D1 journal (read-your-writes for listings and tests). */
+  async flushJournal(): Promise<void> {
+    await this.journal();
+  }
+
   /** Writes every entry changed since its last journal write to D1; on failure the alarm retries. */
   private journal(): Promise<void> {
-    const next = this.journalChain.then(async () => {
-      const agent = this.agentRow();
-      if (!agent) return;
-      // Bounded per call; a backlog left after a burst is finished by the alarm.
-      for (let batch = 0; batch < 10; batch++) {
-        const rows = this.sql
-          .exec<EntryRow>("SELECT * FROM entries WHERE version > journaled_version ORDER BY created_at LIMIT 200")
-          .toArray();
-        if (rows.length === 0) return;
-        try {
-          await journalEntries(
-            this.env.DB,
-            rows.map((r) => toJournal(agent, r)),
-          );
-        } catch (e) {
-          console.error("journal write failed; the alarm will retry", { error: errorName(e) });
-          this.scheduleAlarm(5_000);
-          return;
+    // Chained so writes reach D1 in order; a failed link must not stop the links after it.
+    const next = this.journalChain
+      .catch(() => undefined)
+      .then(async () => {
+        const agent = this.agentRow();
+        if (!agent) return;
+        // Bounded per call; a backlog left after a burst is finished by the alarm.
+        for (let batch = 0; batch < 10; batch++) {
+          const rows = this.sql
+            .exec<EntryRow>("SELECT * FROM entries WHERE version > journaled_version ORDER BY created_at LIMIT 200")
+            .toArray();
+          if (rows.length === 0) return;
+          try {
+            await journalEntries(
+              this.env.DB,
+              rows.map((r) => toJournal(agent, r)),
+            );
+          } catch (e) {
+            console.error("journal write failed; the alarm will retry", { error: errorName(e) });
+            this.scheduleAlarm(5_000);
+            return;
+          }
+          for (const r of rows) {
+            this.sql.exec(
+              "UPDATE entries SET journaled_version = ? WHERE id = ? AND journaled_version < ?",
+              r.version,
+              r.id,
+              r.version,
+            );
+          }
         }
-        for (const r of rows) {
-          this.sql.exec(
-            "UPDATE entries SET journaled_version = ? WHERE id = ? AND journaled_version < ?",
-            r.version,
-            r.id,
-            r.version,
-          );
-        }
-      }
-      this.scheduleAlarm(1_000);
-    });
+        this.scheduleAlarm(1_000);
+      });
     this.journalChain = next;
     return next;
   }

@@ -8,6 +8,14 @@ export function ledgerStub(env: Env, agentId: string): DurableObjectStub<AgentLe
   return env.LEDGER.get(env.LEDGER.idFromName(agentId));
 }
 
+/**
+ * Waits until the agent's committed entries are in the D1 journal. Payments answer before their
+ * journal write lands; a listing of one agent calls this first so it shows what the agent just did.
+ */
+export function flushJournal(env: Env, agentId: string): Promise<void> {
+  return ledgerStub(env, agentId).flushJournal();
+}
+
 /** Awaits a ledger RPC result and rethrows its coded error on this side. */
 export async function call<T>(r: Promise<{ ok: true; value: T } | { ok: false; error: SerializedError }>): Promise<T> {
   return unwrap(await r);

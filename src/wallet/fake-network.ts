@@ -68,6 +68,8 @@ export class FakeLightningNetwork extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Payments held open by "hang" mode, released by release(). In memory on purpose: eviction drops them. */
   private readonly hung = new Map<string, (outcome: PaymentOutcome) => void>();
+  /** A node's key never changes, and deriving its public key is the costliest part of info(). */
+  private readonly pubkeys = new Map<string, string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -90,7 +92,12 @@ export class FakeLightningNetwork extends DurableObject<Env> {
   /** Public key and balance of a node (created on first use). */
   info(ref: NodeRef): { pubkey: string; balanceMsat: number } {
     const n = this.node(ref);
-    return { pubkey: nodePublicKey(hexToBytes(n.private_key)), balanceMsat: n.balance_msat };
+    let pubkey = this.pubkeys.get(n.id);
+    if (pubkey === undefined) {
+      pubkey = nodePublicKey(hexToBytes(n.private_key));
+      this.pubkeys.set(n.id, pubkey);
+    }
+    return { pubkey, balanceMsat: n.balance_msat };
   }
 
   /** Issues a signed invoice from this node; the network keeps its preimage. */

@@ -4,7 +4,7 @@ import { expect } from "vitest";
 import { generateKey } from "../../src/auth/keys";
 import type { Principal } from "../../src/auth/principal";
 import { newId, random32Hex } from "../../src/ids";
-import { ledgerStub } from "../../src/ledger/client";
+import { flushJournal, ledgerStub } from "../../src/ledger/client";
 import type { AgentSnapshot } from "../../src/ledger/views";
 import { unwrap, type Result } from "../../src/result";
 import { encodeInvoice, type Network } from "../../src/lightning/bolt11";
@@ -125,8 +125,9 @@ export async function snapshot(agentId: string) {
   return unwrap((await ledgerStub(env, agentId).getSnapshot()) as Result<AgentSnapshot>);
 }
 
-/** Journal rows in D1 for one agent. */
+/** Journal rows in D1 for one agent, once its ledger has written them all. */
 export async function journal(agentId: string) {
+  await flushJournal(env, agentId);
   const { results } = await env.DB.prepare("SELECT * FROM transactions WHERE agent_id = ? ORDER BY created_at")
     .bind(agentId)
     .all<{ id: string; direction: string; kind: string; status: string; amount_msat: number; fee_msat: number }>();
