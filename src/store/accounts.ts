@@ -68,9 +68,23 @@ export async function insertApiKey(
     .run();
 }
 
+/**
+ * Live keys looked up recently in this isolate, by hash. Reading D1 on every MCP call was the
+ * largest single cost of a tool call. Every writer below that can end a key (revokeKey,
+ * revokeAgentKeys, setAgentStatus) clears it, so this isolate stops accepting such a key at once;
+ * other isolates within KEY_CACHE_TTL_MS. That window moves no money: an agent's ledger refuses
+ * the payments of a disabled or deleted agent itself, at once, wherever the call comes from.
+ */
+const KEY_CACHE_TTL_MS = 10_000;
+const KEY_CACHE_MAX = 1_000;
+const liveKeys = new Map<string, { row: KeyLookup; until: number }>();
+
 /** The live (unrevoked) key with this hash, with its agent's status. */
 export async function findKeyByHash(db: D1Database, hash: string): Promise<KeyLookup | null> {
-  return db
+  const hit = liveKeys.get(hash);
+  if (hit && hit.until > Date.now()) return hit.row;
+  liveKeys.delete(hash);
+  const row = await db
     .prepare(
       `SELECT k.id AS key_id, k.operator_id, k.agent_id, a.status AS agent_status
        FROM api_keys k LEFT JOIN agents a ON a.id = k.agent_id
@@ -78,10 +92,18 @@ export async function findKeyByHash(db: D1Database, hash: string): Promise<KeyLo
     )
     .bind(hash)
     .first<KeyLookup>();
+  // Only keys that work are kept: a key created a moment later must not wait for an expiry.
+  if (row && (row.agent_id === null || row.agent_status === "active")) {
+    // Maps keep insertion order: when full, the oldest entry goes.
+    if (liveKeys.size >= KEY_CACHE_MAX) liveKeys.delete(liveKeys.keys().next().value!);
+    liveKeys.set(hash, { row, until: Date.now() + KEY_CACHE_TTL_MS });
+  }
+  return row;
 }
 
 export async function revokeKey(db: D1Database, keyId: string, at: number): Promise<void> {
   await db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(at, keyId).run();
+  liveKeys.clear();
 }
 
 export async function getAgent(db: D1Database, operatorId: string, agentId: string): Promise<AgentRecord | null> {
@@ -111,6 +133,7 @@ export async function listAgents(
 
 export async function setAgentStatus(db: D1Database, agentId: string, status: AgentRecord["status"]): Promise<void> {
   await db.prepare("UPDATE agents SET status = ? WHERE id = ?").bind(status, agentId).run();
+  liveKeys.clear();
 }
 
 /** Revokes every live key of an agent (rotation, deletion). */
@@ -119,6 +142,7 @@ export async function revokeAgentKeys(db: D1Database, agentId: string, at: numbe
     .prepare("UPDATE api_keys SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
     .bind(at, agentId)
     .run();
+  liveKeys.clear();
 }
 
 export interface KeyRecord {

@@ -96,6 +96,17 @@ describe("principals and keys", () => {
     expect(sse.headers.get("www-authenticate")).toMatch(/^Bearer /);
   });
 
+  it("a key that just worked (and is cached) stops at once when rotated, and when its agent is deleted", async () => {
+    const { principal: op } = await newOperator();
+    const agent = await newAgent(op);
+    expect((await mcpList(agent.apiKey)).status).toBe(200);
+    const { api_key: rotated } = ok<{ api_key: string }>(await tool(op, "rotate_api_key", { agent_id: agent.agentId }));
+    expect((await mcpList(agent.apiKey)).status).toBe(401);
+    expect((await mcpList(rotated)).status).toBe(200);
+    ok(await tool(op, "delete_agent", { agent_id: agent.agentId }));
+    expect((await mcpList(rotated)).status).toBe(401);
+  });
+
   it("an SSE session accepts messages only from the key that opened it", async () => {
     const { principal: op, key: opKey } = await newOperator();
     const agent = await newAgent(op);

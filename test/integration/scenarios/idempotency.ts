@@ -1,5 +1,6 @@
 // Idempotency scenarios, shared by every wallet backend (test/integration/scenarios/backends.ts):
 // the same invoice is paid once, whatever the keys, the concurrency or the number of agents.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { codeOf, journal, newAgent, ok, snapshot, tool } from "../helpers";
 import type { Backend } from "./backends";
@@ -70,6 +71,30 @@ export function idempotencyScenarios(b: Backend): void {
       expect(before - (await b.walletBalanceMsat(op.operatorId))).toBe(40_000);
       const spent = await Promise.all(agents.map(async (a) => (await snapshot(a.agentId)).spentMsat));
       expect(spent.reduce((x, y) => x + y, 0)).toBe(40_000);
+    });
+
+    it("a wallet connection that cannot be read pays nothing and leaves the invoice to the other agents", async () => {
+      const { principal: op } = await b.newOperator();
+      const [first, second] = await Promise.all([newAgent(op), newAgent(op)]);
+      const invoice = await b.merchantInvoice(9);
+      const before = await b.walletBalanceMsat(op.operatorId);
+      const row = env.DB.prepare("SELECT wallet_type, wallet_secret_enc FROM operators WHERE id = ?").bind(
+        op.operatorId,
+      );
+      const stored = (await row.first<{ wallet_type: string; wallet_secret_enc: string | null }>())!;
+      const store = (type: string, sealed: string | null) =>
+        env.DB.prepare("UPDATE operators SET wallet_type = ?, wallet_secret_enc = ? WHERE id = ?")
+          .bind(type, sealed, op.operatorId)
+          .run();
+      // A sealed secret that no longer opens (a rotated WALLET_SECRET_KEY looks the same).
+      await store("lnbits", "not-a-sealed-secret");
+      const refused = await tool(first.principal, "pay_invoice", { invoice });
+      expect(refused.isError).toBe(true);
+      expect(codeOf(refused)).not.toBe("PAYMENT_PENDING");
+      expect(await snapshot(first.agentId)).toMatchObject({ reservedMsat: 0, spentMsat: 0 });
+      await store(stored.wallet_type, stored.wallet_secret_enc);
+      ok(await tool(second.principal, "pay_invoice", { invoice }));
+      expect(before - (await b.walletBalanceMsat(op.operatorId))).toBe(9_000);
     });
 
     it("a failed payment may be retried, and only the retry is spent", async () => {
