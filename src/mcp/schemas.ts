@@ -4,7 +4,7 @@ import { MAX_SATS } from "../money";
 /** Reusable, bounded argument schemas: every tool input is validated against these. */
 export const Sats = z.number().int().min(1).max(MAX_SATS);
 export const LimitSats = z.number().int().min(0).max(MAX_SATS);
-export const Invoice = z.string().trim().min(10).max(4096).describe("BOLT 11 payment request (lnbc…, lntb…, lnbcrt…)");
+export const Invoice = z.string().trim().min(10).max(4096);
 export const PaymentHash = z
   .string()
   .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters")
@@ -15,7 +15,7 @@ export const IdempotencyKey = z
   .min(1)
   .max(128)
   .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
-  .describe("Makes retries safe: the same key returns the first result instead of paying again");
+  .describe("A retry with the same key returns the first result, never pays again");
 export const Description = z
   .string()
   .max(639)

@@ -19,7 +19,7 @@ const INSTRUCTIONS =
 
 interface ToolDescriptor {
   name: string;
-  title: string;
+  title?: string;
   description: string;
   inputSchema: JsonObjectSchema;
   outputSchema: JsonObjectSchema;
@@ -40,10 +40,7 @@ function inputFor(def: ToolDef, kind: Principal["kind"]): z.ZodObject {
   return z.strictObject({ ...def.input.shape, agent_id: AgentId.describe("The agent to act for") });
 }
 
-/** Output schemas keep only the shape (types, properties, items, enums): every tools/list pays for them. */
-const OUTPUT_KEYS = new Set(["type", "properties", "items", "enum", "anyOf", "const"]);
-
-function compact(node: unknown, keep: (key: string) => boolean): unknown {
+function compact(node: unknown, keep: (key: string, value: unknown) => boolean): unknown {
   if (Array.isArray(node)) return node.map((n) => compact(n, keep));
   if (node === null || typeof node !== "object") return node;
   const out: Record<string, unknown> = {};
@@ -51,7 +48,7 @@ function compact(node: unknown, keep: (key: string) => boolean): unknown {
     // Property maps hold names, not schema keywords: recurse into each property's schema.
     if (k === "properties" && v && typeof v === "object") {
       out[k] = Object.fromEntries(Object.entries(v).map(([name, sub]) => [name, compact(sub, keep)]));
-    } else if (keep(k)) {
+    } else if (keep(k, v)) {
       out[k] = compact(v, keep);
     }
   }
@@ -66,19 +63,51 @@ const HINT_DEFAULTS: Record<string, boolean> = {
   openWorldHint: true,
 };
 
+/** The MCP spec gives these hints meaning only when readOnlyHint is false. */
+const WRITE_HINTS = new Set(["destructiveHint", "idempotentHint"]);
+
 function withoutDefaults(a: ToolDef["annotations"]): ToolDef["annotations"] {
-  return Object.fromEntries(Object.entries(a).filter(([k, v]) => HINT_DEFAULTS[k] !== v));
+  return Object.fromEntries(
+    Object.entries(a).filter(([k, v]) => HINT_DEFAULTS[k] !== v && !(a.readOnlyHint && WRITE_HINTS.has(k))),
+  );
 }
 
-function jsonSchema(schema: z.ZodObject, io: "input" | "output"): JsonObjectSchema {
-  const full = z.toJSONSchema(schema, { io, unrepresentable: "any" });
-  // Inputs keep descriptions and bounds (models need them); unknown arguments are refused by
-  // callTool with INVALID_INPUT either way, so additionalProperties is left out of both.
-  const keep =
-    io === "output"
-      ? (k: string) => OUTPUT_KEYS.has(k)
-      : (k: string) => k !== "$schema" && k !== "additionalProperties";
+/**
+ * Inputs keep descriptions and bounds (models need them). additionalProperties: false is left out:
+ * callTool refuses unknown arguments with INVALID_INPUT either way. A record's value schema (an
+ * object there) stays, since it carries the values' bounds.
+ */
+function inputSchema(schema: z.ZodObject): JsonObjectSchema {
+  const full = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+  const keep = (k: string, v: unknown) => k !== "$schema" && (k !== "additionalProperties" || typeof v === "object");
   return { ...(compact(full, keep) as Record<string, unknown>), type: "object" };
+}
+
+type JsonSchemaNode = { type?: unknown; enum?: unknown[]; const?: unknown; anyOf?: JsonSchemaNode[] };
+
+/** The closed set of values a field may take (enum or const, null included when nullable), if any. */
+function closedValues(node: JsonSchemaNode): JsonSchemaNode | null {
+  if (node.const !== undefined) return { const: node.const };
+  const nullable =
+    node.anyOf?.some((o) => o.type === "null") || (Array.isArray(node.type) && node.type.includes("null"));
+  const values = node.enum ?? node.anyOf?.find((o) => o.enum)?.enum;
+  return values ? { enum: nullable ? [...values, null] : values } : null;
+}
+
+/**
+ * Output schemas name only the fields with a closed set of values (a payment's status, a body's type):
+ * what a caller branches on. Every result carries its full JSON in structuredContent and text, while
+ * every tools/list pays for each field listed here; a full typed shape of all 18 agent tools alone
+ * would take over half the 12 KB that tools/list may use. Other fields are allowed, not listed.
+ */
+function outputSchema(schema: z.ZodObject): JsonObjectSchema {
+  const full = z.toJSONSchema(schema, { io: "output", unrepresentable: "any" });
+  const properties: Record<string, JsonSchemaNode> = {};
+  for (const [name, node] of Object.entries((full.properties ?? {}) as Record<string, JsonSchemaNode>)) {
+    const closed = closedValues(node);
+    if (closed) properties[name] = closed;
+  }
+  return Object.keys(properties).length ? { type: "object", properties } : { type: "object" };
 }
 
 function bind(kind: Principal["kind"]): Map<string, Bound> {
@@ -88,10 +117,10 @@ function bind(kind: Principal["kind"]): Map<string, Bound> {
       const input = inputFor(def, kind);
       const descriptor: ToolDescriptor = {
         name: def.name,
-        title: def.title,
+        ...(def.title ? { title: def.title } : {}),
         description: def.description,
-        inputSchema: jsonSchema(input, "input"),
-        outputSchema: jsonSchema(def.output, "output"),
+        inputSchema: inputSchema(input),
+        outputSchema: outputSchema(def.output),
         annotations: withoutDefaults(def.annotations),
       };
       return [def.name, { def, input, descriptor }];

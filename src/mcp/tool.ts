@@ -34,7 +34,8 @@ export function spendingSession(ctx: ToolContext): { sessionId: string; sessionL
 /** One entry of the tool table: schema in, one domain call, schema out. Transport-agnostic. */
 export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   name: string;
-  title: string;
+  /** Only where it says more than the name: clients show the name without one, and tools/list carries every byte. */
+  title?: string;
   description: string;
   audience: Audience;
   input: I;

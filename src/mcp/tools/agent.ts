@@ -41,9 +41,8 @@ const BudgetOutput = z.object({
 
 const checkBalance = defineTool({
   name: "check_balance",
-  title: "Check balance",
   description:
-    "Your spendable sats right now: your balance, what is reserved for payments in flight, the least headroom under all your limits, and the operator wallet's balance you draw on.",
+    "Your balance, sats reserved for payments in flight, what you can spend now under all limits, and the operator wallet you draw on.",
   audience: "agent",
   input: z.strictObject({}),
   output: z.object({
@@ -69,9 +68,7 @@ const checkBalance = defineTool({
 
 const createInvoice = defineTool({
   name: "create_invoice",
-  title: "Create invoice",
-  description:
-    "Creates a BOLT 11 invoice to receive sats into your balance. Share the invoice; check get_invoice_status to see when it is paid.",
+  description: "Creates a BOLT 11 invoice that pays into your balance; get_invoice_status tells when it is paid.",
   audience: "agent",
   input: z.strictObject({
     amount_sats: Sats,
@@ -106,8 +103,7 @@ const createInvoice = defineTool({
 
 const invoiceStatus = defineTool({
   name: "get_invoice_status",
-  title: "Invoice status",
-  description: "Whether an invoice you created has been paid (open, succeeded, expired). Paid sats join your balance.",
+  description: "Whether an invoice you created is paid: open, succeeded or expired.",
   audience: "agent",
   input: z.strictObject({ payment_hash: PaymentHash }),
   output: z.object({
@@ -134,14 +130,13 @@ const invoiceStatus = defineTool({
 
 const payInvoice = defineTool({
   name: "pay_invoice",
-  title: "Pay invoice",
   description:
-    "Pays a BOLT 11 invoice from your balance, within your limits. The invoice is decoded and checked first; the same invoice is never paid twice. Pass idempotency_key to retry safely. PAYMENT_PENDING means the outcome is not known yet: do not pay again.",
+    "Pays a BOLT 11 invoice from your balance within your limits, after checking it. Never pays the same invoice twice. PAYMENT_PENDING means the outcome is unknown: do not pay again.",
   audience: "agent",
   input: z.strictObject({
     invoice: Invoice,
     amount_sats: Sats.optional().describe("Only for invoices without an amount"),
-    max_payment_sats: Sats.optional().describe("Refuse if the invoice asks more than this"),
+    max_payment_sats: Sats.optional(),
     idempotency_key: IdempotencyKey.optional(),
   }),
   output: PaymentOutput,
@@ -160,7 +155,6 @@ const payInvoice = defineTool({
 
 const getTransactions = defineTool({
   name: "get_transactions",
-  title: "Transactions",
   description: "Your payments and receipts, newest first.",
   audience: "agent",
   input: z.strictObject({
@@ -185,9 +179,7 @@ const getTransactions = defineTool({
 
 const budgetStatus = defineTool({
   name: "get_budget_status",
-  title: "Budget status",
-  description:
-    "Your limits (per payment, daily, lifetime, per session), what you have spent against each, and what is left.",
+  description: "Your limits (per payment, daily, lifetime, per session), what you spent against each and what is left.",
   audience: "agent",
   input: z.strictObject({}),
   output: BudgetOutput,

@@ -15,8 +15,7 @@ export const VERSION = "0.1.0";
 const getInfo = defineTool({
   name: "get_info",
   title: "Service info",
-  description:
-    "Satchel's status: version, Bitcoin network, which wallet backs payments and what it supports. All amounts in Satchel tools are sats.",
+  description: "Satchel's version, Bitcoin network, and the wallet behind payments with the methods it supports.",
   audience: "everyone",
   input: z.strictObject({}),
   output: z.object({
@@ -54,8 +53,7 @@ const getInfo = defineTool({
 const whoami = defineTool({
   name: "whoami",
   title: "Who am I",
-  description:
-    "Whether you act as an operator or an agent, your ids and balances (operators: wallet, allocated to agents, unallocated, agent count).",
+  description: "Whether you act as an operator or an agent, with your ids and balances.",
   audience: "everyone",
   input: z.strictObject({}),
   output: z.object({
@@ -100,9 +98,8 @@ const whoami = defineTool({
 
 const decode = defineTool({
   name: "decode_invoice",
-  title: "Decode invoice",
   description:
-    "Decodes a BOLT 11 invoice without paying it: amount, description, payee, payment hash, expiry. Use it to check a price before paying.",
+    "Reads a BOLT 11 invoice without paying it: amount, description, payee, expiry. Use it to check a price before paying.",
   audience: "everyone",
   input: z.strictObject({ invoice: Invoice }),
   output: z.object({
@@ -139,9 +136,8 @@ const decode = defineTool({
 
 const rateLimits = defineTool({
   name: "get_rate_limits",
-  title: "Rate limits",
   description:
-    "The request limits that protect Satchel: tool calls per credential and requests per IP address, each over a window. Past a limit, calls fail with RATE_LIMITED (HTTP 429 for IPs) until the window passes.",
+    "Tool calls allowed per credential and requests per IP, each per window. Past a limit, calls fail with RATE_LIMITED until the window ends.",
   audience: "everyone",
   input: z.strictObject({}),
   output: z.object({

@@ -54,7 +54,6 @@ const LimitsOutput = z.object({
 
 const createAgent = defineTool({
   name: "create_agent",
-  title: "Create agent",
   description:
     "Creates an agent with its own balance and limits. Returns its api_key ONCE: give it to the agent's MCP client. Fund it with fund_agent or initial_balance_sats.",
   audience: "operator",
@@ -99,7 +98,6 @@ const createAgent = defineTool({
 
 const listAgents = defineTool({
   name: "list_agents",
-  title: "List agents",
   description: "Your agents with status, balance, spending and limits.",
   audience: "operator",
   input: z.strictObject({ ...Page }),
@@ -119,7 +117,6 @@ const listAgents = defineTool({
 
 const fundAgent = defineTool({
   name: "fund_agent",
-  title: "Fund agent",
   description:
     "Adds sats to an agent's balance. The sats stay in your wallet; the agent may spend them within its limits.",
   audience: "operator",
@@ -134,7 +131,6 @@ const fundAgent = defineTool({
 
 const setBudget = defineTool({
   name: "set_budget",
-  title: "Set budget",
   description:
     "Sets an agent's limits. Omitted fields keep their value; null removes a limit. Takes effect for the agent's next payment.",
   audience: "operator",
@@ -149,7 +145,6 @@ const setBudget = defineTool({
 
 const configureBudget = defineTool({
   name: "configure_budget",
-  title: "Configure budget",
   description:
     "Lightning Enable style limits: per_request (max sats per payment) and per_session (max sats per session).",
   audience: "operator",
@@ -174,7 +169,6 @@ const configureBudget = defineTool({
 
 const paymentHistory = defineTool({
   name: "get_payment_history",
-  title: "Payment history",
   description:
     "Transactions across all your agents (or one), newest first, with optional status, direction and date range.",
   audience: "operator",
@@ -233,7 +227,6 @@ const AgentArg = z.strictObject({ agent_id: AgentId });
 
 const transferToAgent = defineTool({
   name: "transfer_to_agent",
-  title: "Transfer to agent",
   description:
     "Moves sats to an agent: from another agent (from_agent_id) or, without it, from your wallet's unallocated sats.",
   audience: "operator",
@@ -264,7 +257,6 @@ const transferToAgent = defineTool({
 
 const sweepAgent = defineTool({
   name: "sweep_agent",
-  title: "Sweep agent",
   description: "Returns an agent's available sats (all, or amount_sats) to you. Sats held by payments in flight stay.",
   audience: "operator",
   input: z.strictObject({ agent_id: AgentId, amount_sats: Sats.optional() }),
@@ -293,10 +285,9 @@ const StatusOutput = z.object({
 });
 
 /** deactivate_agent and reactivate_agent: the kill switch, both ways. */
-function switchTool(active: boolean, name: string, title: string, description: string) {
+function switchTool(active: boolean, name: string, description: string) {
   return defineTool({
     name,
-    title,
     description,
     audience: "operator",
     input: AgentArg,
@@ -317,20 +308,13 @@ function switchTool(active: boolean, name: string, title: string, description: s
 const deactivateAgent = switchTool(
   false,
   "deactivate_agent",
-  "Deactivate agent",
   "The kill switch: stops all of an agent's payments at once and disables its key. Payments in flight still settle.",
 );
 
-const reactivateAgent = switchTool(
-  true,
-  "reactivate_agent",
-  "Reactivate agent",
-  "Re-enables a deactivated agent and its key.",
-);
+const reactivateAgent = switchTool(true, "reactivate_agent", "Re-enables a deactivated agent and its key.");
 
 const deleteAgent = defineTool({
   name: "delete_agent",
-  title: "Delete agent",
   description:
     "Deletes an agent for good: its key stops working and its available sats return to you. Sats held by payments in flight return once they settle or fail.",
   audience: "operator",
@@ -349,7 +333,6 @@ const deleteAgent = defineTool({
 
 const agentAnalytics = defineTool({
   name: "get_agent_analytics",
-  title: "Agent analytics",
   description:
     "Spent, received, fees, payment counts and top hosts over 24h, 7d, 30d or all time, for one agent or all.",
   audience: "operator",
@@ -384,7 +367,6 @@ const agentAnalytics = defineTool({
 
 const exportTransactions = defineTool({
   name: "export_transactions",
-  title: "Export transactions",
   description:
     "Your transactions as JSON or CSV (amounts in msats), optionally for one agent and a date range; up to 10,000 rows.",
   audience: "operator",
@@ -409,7 +391,6 @@ const exportTransactions = defineTool({
 
 const rotateApiKey = defineTool({
   name: "rotate_api_key",
-  title: "Rotate API key",
   description:
     "Issues a new API key, shown ONCE. With agent_id: the agent's key (the old one stops working at once). Without: a new operator key (the key you called with is revoked).",
   audience: "operator",
@@ -426,7 +407,6 @@ const rotateApiKey = defineTool({
 
 const depositInvoice = defineTool({
   name: "get_deposit_invoice",
-  title: "Deposit invoice",
   description: "An invoice that tops up your wallet itself (not an agent). Fund agents from it with fund_agent.",
   audience: "operator",
   input: z.strictObject({ amount_sats: Sats, description: Description.default("Satchel deposit") }),
@@ -448,7 +428,6 @@ const depositInvoice = defineTool({
 
 const withdraw = defineTool({
   name: "withdraw",
-  title: "Withdraw",
   description:
     "Pays a BOLT 11 invoice from your wallet's unallocated sats (never from agents' balances), with the same checks as pay_invoice.",
   audience: "operator",

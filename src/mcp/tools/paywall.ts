@@ -32,7 +32,9 @@ const Headers = z
   .refine((h) => Object.keys(h).length <= 20, "at most 20 headers")
   .refine((h) => Object.keys(h).every((k) => !isReservedHeader(k)), {
     message: "Authorization, Host, payment and framing headers are set by Satchel",
-  });
+  })
+  // A refine is invisible in JSON Schema: state the count bound there too, so models see it.
+  .meta({ maxProperties: 20 });
 
 const PayApiOutput = z.object({
   url: z.string().describe("The URL that answered (after redirects)"),
@@ -67,22 +69,18 @@ const payL402Api = defineTool({
   name: "pay_l402_api",
   title: "Call a paid API",
   description:
-    "Requests an HTTP(S) URL and, if it answers 402 Payment Required, pays it within your limits and returns the real answer. " +
-    "Speaks L402/LSAT (Lightning) and X402 (USDC on Base, or Lightning); L402 wins when both are offered. " +
-    "The challenge is checked before paying (invoice valid, priced, not expired, at most max_payment_sats, macaroon bound to the invoice). " +
-    "Tokens are cached per site and reused, so repeat calls usually pay nothing. Use dry_run to see the price without paying. " +
-    "Errors after a payment carry the payment and credential in details: never pay again blindly.",
+    "Calls an HTTP(S) URL; if it answers 402 Payment Required, checks and pays the challenge (L402/LSAT, or X402 in USDC or sats) " +
+    "within your limits and returns the real answer. Tokens are cached and reused. dry_run shows the price without paying. " +
+    "An error after paying carries the payment in details: do not pay again.",
   audience: "agent",
   input: z.strictObject({
-    url: z.string().min(8).max(2048).describe("https:// URL (plain http only to localhost in development)"),
+    url: z.string().min(8).max(2048).describe("https:// (http only to localhost in development)"),
     method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).default("GET"),
-    headers: Headers.default({}).describe("Extra request headers (not Authorization)"),
-    body: z.string().max(65_536).optional().describe("Request body for POST, PUT, PATCH"),
-    max_payment_sats: Sats.optional().describe(
-      "Refuse to pay more than this for this call. Default: your per-payment limit, else 1000",
-    ),
+    headers: Headers.default({}).describe("Not Authorization"),
+    body: z.string().max(65_536).optional(),
+    max_payment_sats: Sats.optional().describe("Default: your per-payment limit, else 1000"),
     idempotency_key: IdempotencyKey.optional(),
-    dry_run: z.boolean().default(false).describe("Report the protocol and price; pay nothing"),
+    dry_run: z.boolean().default(false),
   }),
   output: PayApiOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
@@ -108,17 +106,14 @@ const Macaroon = z
 
 const payL402Challenge = defineTool({
   name: "pay_l402_challenge",
-  title: "Pay an L402 challenge",
   description:
-    "Pays the invoice of an L402 challenge (invoice + macaroon) you already hold, after checking it, and returns the credential " +
-    "`macaroon:preimage` and the Authorization header value to present. Use pay_l402_api instead when you have the URL.",
+    "Pays an L402 challenge you hold (invoice + macaroon) after checking it; returns the token and the Authorization value to present. " +
+    "With a URL, use pay_l402_api.",
   audience: "agent",
   input: z.strictObject({
-    invoice: z.string().trim().min(10).max(4096).describe("The challenge's BOLT 11 invoice"),
-    macaroon: Macaroon.describe("The challenge's macaroon (base64)"),
-    max_payment_sats: Sats.optional().describe(
-      "Refuse if the invoice asks more. Default: your per-payment limit, else 1000",
-    ),
+    invoice: z.string().trim().min(10).max(4096),
+    macaroon: Macaroon,
+    max_payment_sats: Sats.optional().describe("Default: your per-payment limit, else 1000"),
     idempotency_key: IdempotencyKey.optional(),
   }),
   output: z.object({
@@ -153,16 +148,14 @@ const Resource = z
 
 const createL402Challenge = defineTool({
   name: "create_l402_challenge",
-  title: "Create an L402 challenge",
   description:
-    "Charges someone for a resource with L402: creates an invoice in your name and a macaroon bound to it (caveats: service, resource, expiry). " +
-    "Give the payer the invoice and macaroon (or the www_authenticate value); they pay and present `L402 <macaroon>:<preimage>`. " +
-    "Check what they present with verify_l402_payment. Paid sats join your balance.",
+    "Sells a resource with L402: an invoice paying into your balance and a macaroon bound to it, to give the payer. " +
+    "They pay and present `L402 <macaroon>:<preimage>`; check that with verify_l402_payment.",
   audience: "agent",
   input: z.strictObject({
-    resource: Resource.describe("What is being sold: a URL, a service name or a short description"),
+    resource: Resource.describe("A URL, service name or short description"),
     price_sats: Sats,
-    description: z.string().max(500).optional().describe("Shown on the invoice; defaults to the resource"),
+    description: z.string().max(500).optional(),
     expiry_seconds: z.number().int().min(60).max(604_800).default(3600),
   }),
   output: z.object({
@@ -199,14 +192,13 @@ const createL402Challenge = defineTool({
 
 const verifyL402Payment = defineTool({
   name: "verify_l402_payment",
-  title: "Verify an L402 payment",
   description:
-    "Checks an L402 credential presented to you (`L402 <macaroon>:<preimage>`, `LSAT …` or bare `macaroon:preimage`) against a challenge you created: " +
-    "signature, preimage, caveats, expiry, and that your invoice was actually paid. Returns valid or invalid with the reason.",
+    "Checks a credential presented to you (`L402 <macaroon>:<preimage>`) against a challenge you created: signature, caveats, " +
+    "expiry, and that your invoice was paid. Returns valid, or invalid with the reason.",
   audience: "agent",
   input: z.strictObject({
-    token: z.string().trim().min(10).max(9000).describe("The credential the payer presented"),
-    resource: Resource.optional().describe("If given, the token must have been issued for exactly this resource"),
+    token: z.string().trim().min(10).max(9000),
+    resource: Resource.optional().describe("If given, must match the token's resource"),
   }),
   output: z.object({
     valid: z.boolean(),

@@ -13,7 +13,6 @@ import { defineTool, spendingSession } from "../tool";
 
 const connectWallet = defineTool({
   name: "connect_wallet",
-  title: "Connect wallet",
   description:
     'Connects the wallet that pays for all your agents: {type:"nwc", uri:"nostr+walletconnect://…"} (Alby Hub, Mutiny, …), {type:"lnbits", url, api_key} (admin key pays; invoice key only receives), or {type:"fake"} for the built-in test wallet. Satchel tests the wallet first (info and balance), stores the secret encrypted, and reports what the wallet supports.',
   audience: "operator",
@@ -81,18 +80,14 @@ function required(v: string | undefined, name: string): string {
 
 const keysend = defineTool({
   name: "keysend",
-  title: "Keysend",
   description:
-    "Sends sats straight to a Lightning node by its public key, without an invoice, with an optional text message (≤ 1000 characters, TLV 34349334). Checked and reserved against your limits like pay_invoice. PAYMENT_PENDING means the outcome is not known yet: do not send again; pass idempotency_key to retry safely.",
+    "Sends sats to a Lightning node by public key, without an invoice, with an optional message; within your limits like pay_invoice. PAYMENT_PENDING means the outcome is unknown: do not send again.",
   audience: "agent",
   input: z.strictObject({
-    destination: z
-      .string()
-      .regex(/^0[23][0-9a-fA-F]{64}$/, "a node public key: 66 hex characters starting 02 or 03")
-      .describe("The payee node's public key"),
+    destination: z.string().regex(/^0[23][0-9a-fA-F]{64}$/, "a node public key: 66 hex characters starting 02 or 03"),
     amount_sats: Sats,
     message: z.string().max(MAX_KEYSEND_MESSAGE_CHARS).optional(),
-    max_payment_sats: Sats.optional().describe("Refuse if amount_sats is above this"),
+    max_payment_sats: Sats.optional(),
     idempotency_key: IdempotencyKey.optional(),
   }),
   output: PaymentOutput,
@@ -113,14 +108,13 @@ const keysend = defineTool({
 
 const payLightningAddress = defineTool({
   name: "pay_lightning_address",
-  title: "Pay Lightning address",
   description:
-    "Pays a Lightning address (name@domain) or an LNURL-pay link. Satchel checks the amount against the recipient's min/max, sends your optional comment (if the recipient accepts comments), and verifies the invoice it gets back (amount and description hash) BEFORE paying it from your balance, within your limits like pay_invoice.",
+    "Pays a Lightning address (name@domain) or LNURL-pay link within your limits; the invoice it returns is verified before paying. PAYMENT_PENDING means the outcome is unknown: do not pay again.",
   audience: "agent",
   input: z.strictObject({
-    address: z.string().trim().min(3).max(2048).describe("name@domain, or an lnurl1… / lnurlp:// link"),
+    address: z.string().trim().min(3).max(2048),
     amount_sats: Sats,
-    comment: z.string().max(2000).optional().describe("LUD-12 comment, if the recipient accepts one"),
+    comment: z.string().max(2000).optional().describe("Sent if the recipient accepts comments"),
     max_payment_sats: Sats.optional(),
     idempotency_key: IdempotencyKey.optional(),
   }),
@@ -159,9 +153,8 @@ const payLightningAddress = defineTool({
 
 const claimWithdraw = defineTool({
   name: "claim_lnurl_withdraw",
-  title: "Claim LNURL-withdraw",
   description:
-    "Claims sats from an LNURL-withdraw link (lnurl1… or lnurlw://) into your balance: Satchel issues an invoice in your name and hands it to the service, which pays it. amount_sats defaults to the most the link allows. Check get_invoice_status with the returned payment_hash if it is not paid yet.",
+    "Claims sats from an LNURL-withdraw link into your balance; amount_sats defaults to the most the link allows. Not paid yet? Check get_invoice_status.",
   audience: "agent",
   input: z.strictObject({
     lnurl: z.string().trim().min(8).max(2048),
@@ -197,11 +190,10 @@ const claimWithdraw = defineTool({
 const lnurlAuth = defineTool({
   name: "lnurl_auth",
   title: "LNURL-auth login",
-  description:
-    "Logs in to a service with LNURL-auth (LUD-04): signs its challenge with a key that belongs to you and to that domain only (services cannot link you across domains), then calls the service back. Moves no money.",
+  description: "Logs in to a service with LNURL-auth, with a key unique to you and its domain. Moves no money.",
   audience: "agent",
   input: z.strictObject({
-    lnurl: z.string().trim().min(8).max(2048).describe("lnurl1…, keyauth:// or the https URL with tag=login&k1=…"),
+    lnurl: z.string().trim().min(8).max(2048).describe("lnurl1…, keyauth:// or https URL with tag=login"),
   }),
   output: z.object({
     status: z.literal("OK"),
