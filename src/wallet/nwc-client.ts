@@ -1,5 +1,5 @@
 /**
- * A Nostr Wallet Connect (NIP-47) client on nostr-tools' Relay, written for the money path:
+ * A Nostr Wallet Connect (NIP-47) client on nostr-tools' AbstractRelay, written for the money path:
  *
  * - one WebSocket per relay, opened lazily inside the caller's request or Durable Object (never at
  *   module scope) and kept for later calls: a warm client sends one EVENT per request, no handshake;
@@ -8,18 +8,21 @@
  *   answer lands is listening;
  * - a socket the relay dropped is reopened by the next request; requests waiting on it when it
  *   dropped end at once as "sent, outcome unknown" (replies are ephemeral: theirs are lost);
- * - replies are accepted only from the wallet's key with a valid signature (nostr-tools checks the
- *   signature and the filter; we check the author and the request id again);
+ * - replies are accepted only from the wallet's key with a valid signature, checked once per event
+ *   (the socket's verifier, before any callback sees it), and only for a request we are waiting on;
+ * - the per-request crypto is the least NIP-47 allows: the NIP-44 conversation key (ECDH) is derived
+ *   once per client, and an event is hashed once and signed with our public key computed once;
  * - encryption is chosen from the wallet's info event (kind 13194): NIP-44 v2 when offered, else NIP-04;
  * - a request that may have reached the wallet but got no answer is reported as a timeout with
  *   `sent: true`, so the caller treats the payment as unknown, never as failed; requests carry a
  *   NIP-40 expiration so a late wallet drops them instead of paying after we stopped waiting.
  */
-import { hexToBytes } from "@noble/hashes/utils.js";
+import { schnorr } from "@noble/curves/secp256k1.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { AbstractRelay } from "nostr-tools/abstract-relay";
 import * as nip04 from "nostr-tools/nip04";
 import * as nip44 from "nostr-tools/nip44";
-import { finalizeEvent, getPublicKey, verifyEvent, type Event } from "nostr-tools/pure";
-import { Relay } from "nostr-tools/relay";
+import { getEventHash, getPublicKey, type Event } from "nostr-tools/pure";
 
 export const NWC_INFO_KIND = 13194;
 export const NWC_REQUEST_KIND = 23194;
@@ -114,10 +117,10 @@ export class NwcClient {
   /** Relay sockets opened over the client's life: a warm client does not add to it per request. */
   connects = 0;
   private readonly secretKey: Uint8Array;
-  private readonly relays = new Map<string, Relay>();
-  private readonly connecting = new Map<string, Promise<Relay>>();
+  private readonly relays = new Map<string, AbstractRelay>();
+  private readonly connecting = new Map<string, Promise<AbstractRelay>>();
   /** The standing subscription of each open relay (replies and notifications). */
-  private readonly standing = new Map<Relay, { close(): void }>();
+  private readonly standing = new Map<AbstractRelay, { close(): void }>();
   private readonly waiting = new Map<string, Waiter>();
   private info: NwcServiceInfo | null = null;
   /** created_at of the info event in use: a newer one (re-published by the wallet) replaces it. */
@@ -125,6 +128,8 @@ export class NwcClient {
   /** The info fetch in progress, so concurrent first requests share one. */
   private infoFetch: Promise<NwcServiceInfo> | null = null;
   private conversationKey: Uint8Array | null = null;
+  /** Events already checked by fromWallet, with the answer. */
+  private readonly checked = new WeakMap<Event, boolean>();
   private closed = false;
   private readonly opts: Required<Omit<NwcClientOptions, "onNotification">> & Pick<NwcClientOptions, "onNotification">;
 
@@ -164,7 +169,7 @@ export class NwcClient {
     }
   }
 
-  private relay(url: string): Promise<Relay> {
+  private relay(url: string): Promise<AbstractRelay> {
     const open = this.relays.get(url);
     if (open?.connected) return Promise.resolve(open);
     const pending = this.connecting.get(url);
@@ -174,8 +179,11 @@ export class NwcClient {
     return p;
   }
 
-  private async openRelay(url: string): Promise<Relay> {
-    const relay = new Relay(url);
+  private async openRelay(url: string): Promise<AbstractRelay> {
+    // nostr-tools' Relay verifies with its own bundled copy of verifyEvent, whose "already verified"
+    // mark our copy cannot see, so each reply's signature was checked twice. The socket is given our
+    // verifier instead: one check per event, and only the wallet's events get that far.
+    const relay = new AbstractRelay(url, { verifyEvent: (e) => this.fromWallet(e) });
     relay.onclose = () => {
       this.standing.delete(relay);
       if (this.relays.get(url) !== relay) return;
@@ -246,7 +254,7 @@ export class NwcClient {
       for (const relay of relays) {
         const sub = relay.subscribe([{ kinds: [NWC_INFO_KIND], authors: [this.walletPubkey], limit: 1 }], {
           onevent: (e) => {
-            if (e.pubkey !== this.walletPubkey || !verifyEvent(e)) return;
+            if (!this.fromWallet(e)) return;
             if (!best || e.created_at > best.created_at) best = e;
           },
           oneose: () => {
@@ -298,19 +306,16 @@ export class NwcClient {
     const now = this.opts.now();
     const content = this.encrypt(encryption, JSON.stringify({ method, params }));
     const expiration = now + Math.max(1, Math.ceil(timeoutMs / 1000));
-    const event = finalizeEvent(
-      {
-        kind: NWC_REQUEST_KIND,
-        created_at: now,
-        tags: [
-          ["p", this.walletPubkey],
-          ["encryption", encryption],
-          ["expiration", String(expiration)],
-        ],
-        content,
-      },
-      this.secretKey,
-    );
+    const event = this.sign({
+      kind: NWC_REQUEST_KIND,
+      created_at: now,
+      tags: [
+        ["p", this.walletPubkey],
+        ["encryption", encryption],
+        ["expiration", String(expiration)],
+      ],
+      content,
+    });
     const relays = [...this.relays.values()].filter((r) => r.connected);
     if (relays.length === 0) throw new NwcUnavailableError("No relay connection is open.");
 
@@ -343,9 +348,10 @@ export class NwcClient {
   }
 
   private onEvent(e: Event): void {
-    // nostr-tools already checked the signature and our filter; the author check is repeated here
-    // because a reply from anyone but the wallet must never settle a payment.
-    if (e.pubkey !== this.walletPubkey || !verifyEvent(e)) return;
+    // The socket ran fromWallet before calling us; asking again costs a lookup, not a signature
+    // check, and keeps the rule next to the code that settles payments: only the wallet's signed
+    // events count.
+    if (!this.fromWallet(e)) return;
     if (e.kind === NWC_INFO_KIND) {
       this.takeInfo(e);
       return;
@@ -387,6 +393,31 @@ export class NwcClient {
     }
   }
 
+  /**
+   * True for an event by the wallet whose id is the hash of its content (NIP-01) and whose
+   * signature is valid. Each event object is checked once: the answer is remembered for it.
+   */
+  private fromWallet(e: Event): boolean {
+    if (e.pubkey !== this.walletPubkey) return false;
+    const known = this.checked.get(e);
+    if (known !== undefined) return known;
+    let valid: boolean;
+    try {
+      valid = getEventHash(e) === e.id && schnorr.verify(hexToBytes(e.sig), hexToBytes(e.id), hexToBytes(e.pubkey));
+    } catch {
+      valid = false; // malformed hex, tags or signature length
+    }
+    this.checked.set(e, valid);
+    return valid;
+  }
+
+  /** A NIP-01 event of ours: hashed once, signed with the public key computed at construction. */
+  private sign(t: Pick<Event, "kind" | "created_at" | "tags" | "content">): Event {
+    const unsigned = { ...t, pubkey: this.clientPubkey };
+    const id = getEventHash(unsigned);
+    return { ...unsigned, id, sig: bytesToHex(schnorr.sign(hexToBytes(id), this.secretKey)) };
+  }
+
   private encrypt(encryption: NwcEncryption, text: string): string {
     if (encryption === "nip04") return nip04.encrypt(this.secretKey, this.walletPubkey, text);
     return nip44.encrypt(text, this.key());
@@ -420,7 +451,7 @@ export class NwcClient {
  * message on a later tick, so closing the socket in the same tick makes that send throw
  * (an unhandled rejection): the socket is closed one tick later.
  */
-function closeRelay(relay: Relay, sub: { close(): void } | undefined): void {
+function closeRelay(relay: AbstractRelay, sub: { close(): void } | undefined): void {
   sub?.close();
   setTimeout(() => relay.close(), 0);
 }

@@ -60,6 +60,27 @@ describe("NwcClient", () => {
     }
   }, 30_000);
 
+  it("settles a request only with the wallet's own signed reply: another key, a borrowed name or an altered reply are ignored", async () => {
+    const silent = await lab.createNwcWallet({ kind: "silent" });
+    const c = new NwcClient(parseNwcUri(silent.uri));
+    try {
+      const inv = lab.network.makeInvoice("merchant", { amountMsat: 5_000, description: "x" });
+      const inFlight = c.request<{ preimage: string }>("pay_invoice", { invoice: inv.invoice }, 120_000);
+      await c.request("get_balance", {}, 5000); // the pay request is out: the wallet answered the next one
+      const genuine = { preimage: "aa".repeat(32), fees_paid: 0 };
+      const forged = { preimage: "ff".repeat(32), fees_paid: 0 };
+      // Three forged replies reach the socket first, then the wallet's own: only the last may count.
+      const r = await fetch(`${lab.url}/control`, {
+        method: "POST",
+        body: JSON.stringify({ op: "forge_replies", id: silent.id, forged, genuine }),
+      });
+      expect(await r.json()).toEqual({ sent: 4 });
+      expect(await inFlight).toEqual(genuine);
+    } finally {
+      c.close();
+    }
+  });
+
   it("pays an invoice, maps wallet errors, and times out on a silent wallet", async () => {
     const w = await lab.createNwcWallet({});
     const c = new NwcClient(parseNwcUri(w.uri));

@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { schnorr, secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { NWCWalletService, NWCWalletServiceKeyPair } from "@getalby/sdk/nwc";
@@ -17,7 +17,7 @@ import { NostrRelay } from "@nostr-relay/core";
 import { EventRepository, type Event as RelayEvent, type Filter as RelayFilter } from "@nostr-relay/common";
 import * as nip04 from "nostr-tools/nip04";
 import * as nip44 from "nostr-tools/nip44";
-import { finalizeEvent, getPublicKey } from "nostr-tools/pure";
+import { finalizeEvent, getEventHash, getPublicKey } from "nostr-tools/pure";
 import { createRequire } from "node:module";
 import type { WebSocket } from "ws";
 import { decodeInvoice } from "../../../src/lightning/bolt11";
@@ -109,6 +109,10 @@ export async function startLab(): Promise<Lab> {
   const serviceSockets = new Set<WebSocket>();
   /** The wallet keys each client socket subscribed to (REQ authors), so a drop hits one wallet's clients only. */
   const socketAuthors = new Map<WebSocket, Set<string>>();
+  /** Each client socket's subscriptions to replies (kind 23195), by wallet key: where a forged reply is delivered. */
+  const replySubs = new Map<WebSocket, Map<string, string>>();
+  /** The NIP-47 requests clients sent to each wallet key, in order: what a forged reply answers. */
+  const requestsTo = new Map<string, { event: RelayEvent; ws: WebSocket }[]>();
   let relayConnections = 0;
   /** Messages clients (not the wallet service) sent to the relay, by type: REQ, EVENT, CLOSE. */
   const clientMessages: Record<string, number> = {};
@@ -127,9 +131,19 @@ export async function startLab(): Promise<Lab> {
           clientMessages[msg[0]] = (clientMessages[msg[0]] ?? 0) + 1;
           if (msg[0] === "REQ") {
             const authors = socketAuthors.get(ws) ?? new Set<string>();
-            for (const f of msg.slice(2)) for (const a of (f as { authors?: string[] }).authors ?? []) authors.add(a);
+            const subs = replySubs.get(ws) ?? new Map<string, string>();
+            for (const f of msg.slice(2) as { authors?: string[]; kinds?: number[] }[]) {
+              for (const a of f.authors ?? []) {
+                authors.add(a);
+                if (f.kinds?.includes(23195)) subs.set(a, String(msg[1]));
+              }
+            }
             socketAuthors.set(ws, authors);
+            replySubs.set(ws, subs);
           }
+          const e = msg[0] === "EVENT" ? (msg[1] as RelayEvent) : null;
+          const to = e?.kind === 23194 ? e.tags.find((t) => t[0] === "p")?.[1] : undefined;
+          if (e && to) requestsTo.set(to, [...(requestsTo.get(to) ?? []), { event: e, ws }]);
         }
         void relay.handleMessage(ws as never, msg as never);
       } catch {
@@ -140,6 +154,7 @@ export async function startLab(): Promise<Lab> {
       sockets.delete(ws);
       serviceSockets.delete(ws);
       socketAuthors.delete(ws);
+      replySubs.delete(ws);
       relay.handleDisconnect(ws as never);
     });
   });
@@ -346,6 +361,50 @@ export async function startLab(): Promise<Lab> {
       n++;
     }
     return n;
+  }
+
+  /**
+   * Answers a wallet's last pay_invoice request (NIP-44) with forged replies and then a genuine one, sent straight down
+   * the client's socket (an honest relay would refuse the forged ones, a hostile relay would not):
+   * one by another key, one that claims the wallet's key with another key's signature, and one
+   * signed by the wallet but altered after signing. Each forged one carries `forged` as the result.
+   */
+  function forgeReplies(walletId: string, forged: Record<string, unknown>, genuine: Record<string, unknown>) {
+    const w = nwcWallets.get(walletId);
+    if (!w) throw new Error("no such NWC wallet");
+    const walletKey = hexToBytes(w.walletSecret);
+    const walletPubkey = getPublicKey(walletKey);
+    const clientPubkey = getPublicKey(hexToBytes(w.clientSecret));
+    const conversation = nip44.getConversationKey(walletKey, clientPubkey);
+    const req = (requestsTo.get(walletPubkey) ?? [])
+      .filter((r) => r.event.pubkey === clientPubkey)
+      .findLast(
+        (r) =>
+          (JSON.parse(nip44.decrypt(r.event.content, conversation)) as { method: string }).method === "pay_invoice",
+      );
+    const subId = req && replySubs.get(req.ws)?.get(walletPubkey);
+    if (!req || !subId) throw new Error("no pay_invoice request to answer");
+    const reply = (result: Record<string, unknown>, key: Uint8Array) =>
+      finalizeEvent(
+        {
+          kind: 23195,
+          created_at: Math.floor(Date.now() / 1000),
+          tags: [
+            ["p", clientPubkey],
+            ["e", req.event.id],
+          ],
+          content: nip44.encrypt(JSON.stringify({ result_type: "pay_invoice", result }), conversation),
+        },
+        key,
+      );
+    const impostor = reply(forged, hexToBytes(hex32()));
+    const claimed = { ...reply(forged, walletKey), id: "", sig: "" };
+    claimed.id = getEventHash(claimed);
+    claimed.sig = bytesToHex(schnorr.sign(hexToBytes(claimed.id), hexToBytes(hex32())));
+    const altered = { ...reply(genuine, walletKey), content: reply(forged, walletKey).content };
+    const events = [impostor, claimed, altered, reply(genuine, walletKey)];
+    for (const e of events) req.ws.send(JSON.stringify(["EVENT", subId, e]));
+    return { sent: events.length };
   }
 
   /** LNbits answers held open by "hang" mode until their payment is resolved, by node:hash. */
@@ -645,6 +704,8 @@ export async function startLab(): Promise<Lab> {
         const inv = network.invoices.get(String(b.payment_hash));
         return inv ? { status: inv.status, paid_msat: inv.paidMsat } : { status: "unknown" };
       }
+      case "forge_replies":
+        return forgeReplies(String(b.id), b.forged as Record<string, unknown>, b.genuine as Record<string, unknown>);
       case "drop":
         return { dropped: dropClients(b.wallet_pubkey === undefined ? undefined : String(b.wallet_pubkey)) };
       case "relay_stats":
