@@ -94,18 +94,39 @@ function closedValues(node: JsonSchemaNode): JsonSchemaNode | null {
   return values ? { enum: nullable ? [...values, null] : values } : null;
 }
 
+/** What every money-moving answer promises (DESIGN.md §3): typed wherever a tool returns them. */
+const PAYMENT_FIELDS = new Set([
+  "amount_sats",
+  "fee_sats",
+  "total_sats",
+  "payment_hash",
+  "preimage",
+  "budget_remaining_sats",
+]);
+
+/** A field's JSON type(s) only, e.g. ["string", "null"] for a nullable string. */
+function typeOnly(node: JsonSchemaNode): JsonSchemaNode | null {
+  const types = node.anyOf ? node.anyOf.map((o) => o.type) : [node.type];
+  const flat = [...new Set(types.flat())].filter((t): t is string => typeof t === "string");
+  if (flat.length === 0) return null;
+  return { type: flat.length === 1 ? flat[0] : flat };
+}
+
 /**
- * Output schemas name only the fields with a closed set of values (a payment's status, a body's type):
- * what a caller branches on. Every result carries its full JSON in structuredContent and text, while
- * every tools/list pays for each field listed here; a full typed shape of all 18 agent tools alone
- * would take over half the 12 KB that tools/list may use. Other fields are allowed, not listed.
+ * Output schemas name the fields a caller branches on (those with a closed set of values: a payment's
+ * status, a body's type) and, on the tools that move money, the payment's own figures and proof.
+ * Every result carries its full JSON in structuredContent and text, while every tools/list pays for
+ * each field listed here; a full typed shape of all 18 agent tools alone would take over half the
+ * 12 KB that tools/list may use. Other fields are allowed, not listed.
  */
 function outputSchema(schema: z.ZodObject): JsonObjectSchema {
   const full = z.toJSONSchema(schema, { io: "output", unrepresentable: "any" });
+  const fields = Object.entries((full.properties ?? {}) as Record<string, JsonSchemaNode>);
+  const movesMoney = fields.some(([name]) => name === "total_sats");
   const properties: Record<string, JsonSchemaNode> = {};
-  for (const [name, node] of Object.entries((full.properties ?? {}) as Record<string, JsonSchemaNode>)) {
-    const closed = closedValues(node);
-    if (closed) properties[name] = closed;
+  for (const [name, node] of fields) {
+    const described = closedValues(node) ?? (movesMoney && PAYMENT_FIELDS.has(name) ? typeOnly(node) : null);
+    if (described) properties[name] = described;
   }
   return Object.keys(properties).length ? { type: "object", properties } : { type: "object" };
 }

@@ -97,11 +97,21 @@ describe("tools/list", () => {
     expect(tools.get("pay_invoice")!.description).toMatch(/never pays the same invoice twice/i);
   });
 
-  it("output schemas keep the closed value sets a caller branches on, null included when nullable", async () => {
+  it("output schemas keep the closed value sets a caller branches on and, where money moves, its figures and proof", async () => {
     const { principal: op } = await newOperator();
     const { principal } = await newAgent(op);
     const out = (name: string) => listTools(principal).find((t) => t.name === name)!.outputSchema;
-    expect(out("pay_invoice").properties).toEqual({ status: { enum: ["succeeded", "pending", "failed"] } });
+    for (const name of ["pay_invoice", "keysend", "pay_lightning_address"]) {
+      expect(out(name).properties, name).toEqual({
+        status: { enum: ["succeeded", "pending", "failed"] },
+        amount_sats: { type: "number" },
+        fee_sats: { type: "number" },
+        total_sats: { type: "number" },
+        payment_hash: { type: ["string", "null"] },
+        preimage: { type: ["string", "null"] },
+        budget_remaining_sats: { type: "number" },
+      });
+    }
     expect(out("pay_l402_api").properties).toMatchObject({
       payment_protocol: { enum: ["l402", "x402", "x402-lightning", null] },
     });
