@@ -149,9 +149,11 @@ process.on("unhandledRejection", (e) => {
 
 async function main() {
   step("starting wrangler dev (fresh state)…");
-  // Rate limits off (development only): the benchmark sends far more than one client may.
+  // Rate limits off (development only): the benchmark sends far more than one client may. Log level
+  // warn: wrangler's per-request log line is a loopback call into its Node process (see local-server).
   const server = await startLocalServer({
     vars: { RATE_LIMITS: "off", WALLET_SECRET_KEY: "YmVuY2gtd2FsbGV0LXNlY3JldC1rZXktMzItYnl0ZXM=" },
+    logLevel: "warn",
   });
   const stopOnSignal = () => server.stop().finally(() => process.exit(130));
   process.once("SIGINT", stopOnSignal);
@@ -284,7 +286,9 @@ async function main() {
     ];
     const lines = [];
     lines.push("");
-    lines.push(`Satchel bench — wrangler dev on ${url}, Node ${process.version}${QUICK ? " (--quick)" : ""}`);
+    lines.push(
+      `Satchel bench — wrangler dev (--log-level warn) on ${url}, Node ${process.version}${QUICK ? " (--quick)" : ""}`,
+    );
     lines.push("");
     lines.push(
       `${"Latency (ms)".padEnd(30)}${"n".padStart(6)}${"p50".padStart(9)}${"p95".padStart(9)}${"p99".padStart(9)}   p50 vs /health`,

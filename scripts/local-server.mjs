@@ -121,7 +121,11 @@ function killGroup(child, signal) {
 /**
  * Starts `wrangler dev` and resolves once it printed "Ready on" and /health answers.
  * The whole start (migrations, bundle, wrangler dev, /health) shares one deadline of timeoutMs.
- * @param {{ port?: number, inspectorPort?: number, timeoutMs?: number, snapshot?: boolean, log?: (line: string) => void }} [options]
+ * options.logLevel: wrangler's --log-level, "log" by default (the Worker's console output is kept for
+ * tests that read it). At "info" and above wrangler also prints one line per request, which costs a
+ * loopback HTTP call from workerd to wrangler's Node process on every request; the benchmark uses
+ * "warn" so its figures time the Worker, not that log line.
+ * @param {{ port?: number, inspectorPort?: number, timeoutMs?: number, snapshot?: boolean, logLevel?: string, log?: (line: string) => void }} [options]
  * @returns {Promise<{ url: string, devKey: string, port: number, persistDir: string, output: () => string, stop: () => Promise<void> }>}
  */
 export async function startLocalServer(options = {}) {
@@ -185,7 +189,7 @@ export async function startLocalServer(options = {}) {
     ...extraVars.flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     "--show-interactive-dev-session=false",
     "--log-level",
-    "log",
+    options.logLevel ?? "log",
   ];
   // detached: wrangler and its workerd children get a process group of their own, killed as one.
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
