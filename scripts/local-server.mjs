@@ -217,7 +217,22 @@ export async function startLocalServer(options = {}) {
     cleanupDir();
   };
 
+  // Below info, wrangler prints no "Ready on" line: then readiness is seen by polling /health.
+  const quiet = ["warn", "error", "none"].includes(options.logLevel ?? "log");
+  let polling = quiet;
   const readyUrl = new Promise((resolveReady, reject) => {
+    if (quiet) {
+      void (async () => {
+        while (polling) {
+          const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+            (r) => r.ok,
+            () => false,
+          );
+          if (ok) return resolveReady(`http://127.0.0.1:${port}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+    }
     const onData = (chunk) => {
       for (const line of out.push(chunk)) {
         if (options.log && line.trim()) options.log(line);
@@ -239,7 +254,9 @@ export async function startLocalServer(options = {}) {
     );
   });
   try {
-    const printed = await Promise.race([readyUrl, deadline]);
+    const printed = await Promise.race([readyUrl, deadline]).finally(() => {
+      polling = false;
+    });
     const url = `http://127.0.0.1:${port}`;
     if (!printed.endsWith(`:${port}`)) throw new Error(`wrangler dev is on ${printed}, expected port ${port}`);
     const health = await Promise.race([fetch(`${url}/health`), deadline]);
