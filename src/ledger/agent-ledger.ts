@@ -9,7 +9,8 @@ import { capture, type Result } from "../result";
 import { recordInvoiceOwner, releaseClaim, routeAndClaim } from "../store/invoices";
 import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
-import { supportsKeysend, walletFeeReserve, walletFor } from "../wallet/factory";
+import { storedWalletQuery, type StoredWalletRow } from "../wallet/connection";
+import { supportsKeysend, walletFeeReserve, walletFor, walletFromStored } from "../wallet/factory";
 import { failureHint } from "../wallet/wallet-errors";
 import { checkSpend, hostAllowed, remaining, type BudgetPolicy, type SpendState } from "./policy";
 import { LEDGER_SCHEMA, LEDGER_UPGRADES, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
@@ -443,20 +444,14 @@ export class AgentLedger extends DurableObject<Env> {
       // reservation checks again, with the fee limit, after the awaits below.)
       this.assertSpendAllowed(agent, req, amountMsat, 0);
       // Where the money goes is decided before the reservation: the reservation step must not await.
-      // The operator's wallet connection is read meanwhile (both are D1 round trips); an internal
-      // payment simply does not use it.
-      const wallet = this.wallet(agent);
-      const [route, walletReady] = await Promise.allSettled([
-        routeAndClaim(this.env.DB, {
-          operatorId: agent.operator_id,
-          paymentHash: inv.paymentHash,
-          agentId: agent.id,
-          at: this.now(),
-        }),
-        walletFeeReserve(wallet, msat(amountMsat)),
-      ]);
-      if (route.status === "rejected") throw route.reason;
-      const { owner, claimant } = route.value;
+      // The operator's wallet connection comes back in the same D1 batch; an internal payment
+      // simply does not use it.
+      const { owner, claimant, also } = await routeAndClaim<StoredWalletRow>(
+        this.env.DB,
+        { operatorId: agent.operator_id, paymentHash: inv.paymentHash, agentId: agent.id, at: this.now() },
+        storedWalletQuery(this.env, agent.operator_id),
+      );
+      const wallet = walletFromStored(this.env, agent.operator_id, also);
       if (owner?.agent_id === agent.id) {
         await this.releaseClaim(inv.paymentHash);
         throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
@@ -467,12 +462,16 @@ export class AgentLedger extends DurableObject<Env> {
           hint: "An invoice is paid once per wallet; ask the payee for a new invoice.",
         });
       }
-      if (!payee && walletReady.status === "rejected") {
-        // Nothing was reserved or paid: give the invoice back to the operator's other agents.
-        await this.releaseClaim(inv.paymentHash);
-        throw walletReady.reason;
+      let feeLimitMsat = 0;
+      if (!payee) {
+        try {
+          feeLimitMsat = await walletFeeReserve(wallet, msat(amountMsat));
+        } catch (e) {
+          // The connection cannot be opened; nothing was reserved or paid: give the invoice back.
+          await this.releaseClaim(inv.paymentHash);
+          throw e;
+        }
       }
-      const feeLimitMsat = payee || walletReady.status === "rejected" ? 0 : walletReady.value;
       // A concurrent call with the same key may have finished while we awaited the lookups above.
       const late = this.replay(req);
       if (late) return late;

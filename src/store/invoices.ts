@@ -43,14 +43,16 @@ export async function releaseClaim(
 
 /**
  * Who issued the invoice, and which agent of the operator holds the right to pay it (the first
- * to claim; the primary key decides races), in one round trip to D1 (one batch, run in order): who issued
- * the invoice, and which agent of the operator holds the right to pay it.
+ * to claim; the primary key decides races), in one round trip to D1 (one batch, run in order).
+ * `alsoRead` rides along in the same batch (the payer's wallet connection): its first row comes
+ * back as `also`.
  */
-export async function routeAndClaim(
+export async function routeAndClaim<T>(
   db: D1Database,
   c: { operatorId: string; paymentHash: string; agentId: string; at: number },
-): Promise<{ owner: InvoiceOwner | null; claimant: string }> {
-  const [owner, claim] = await db.batch([
+  alsoRead: D1PreparedStatement,
+): Promise<{ owner: InvoiceOwner | null; claimant: string; also: T | null }> {
+  const [owner, claim, also] = await db.batch([
     db.prepare("SELECT agent_id, operator_id FROM invoices WHERE payment_hash = ?").bind(c.paymentHash),
     db
       .prepare(
@@ -59,9 +61,11 @@ export async function routeAndClaim(
          RETURNING agent_id`,
       )
       .bind(c.operatorId, c.paymentHash, c.agentId, c.at),
+    alsoRead,
   ]);
   return {
     owner: (owner?.results[0] as InvoiceOwner | undefined) ?? null,
     claimant: (claim?.results[0] as { agent_id: string }).agent_id,
+    also: (also?.results[0] as T | undefined) ?? null,
   };
 }

@@ -236,13 +236,25 @@ export async function saveWalletConnection(
     : { type: secret.type, description: describe(secret), readable: true };
 }
 
-async function storedRow(env: Env, operatorId: string) {
-  const row = await env.DB.prepare("SELECT wallet_type, wallet_secret_enc FROM operators WHERE id = ?")
-    .bind(operatorId)
-    .first<{ wallet_type: string; wallet_secret_enc: string | null }>();
+/** An operator's stored connection as read from D1 (still sealed). */
+export interface StoredWalletRow {
+  wallet_type: string;
+  wallet_secret_enc: string | null;
+}
+
+/** The read of an operator's stored connection, for a caller that batches it with other D1 work. */
+export function storedWalletQuery(env: Env, operatorId: string): D1PreparedStatement {
+  return env.DB.prepare("SELECT wallet_type, wallet_secret_enc FROM operators WHERE id = ?").bind(operatorId);
+}
+
+function parseStored(row: StoredWalletRow | null) {
   if (!row) throw new SatchelError("NOT_FOUND", "No such operator.");
   const type: WalletType = row.wallet_type === "nwc" || row.wallet_type === "lnbits" ? row.wallet_type : "fake";
   return { type, sealed: row.wallet_secret_enc };
+}
+
+async function storedRow(env: Env, operatorId: string) {
+  return parseStored(await storedWalletQuery(env, operatorId).first<StoredWalletRow>());
 }
 
 /** The operator's connection: its type and a redacted description, never the secret. */
@@ -260,7 +272,16 @@ export async function getWalletConnection(env: Env, operatorId: string): Promise
 
 /** The decrypted secret, for the wallet factory only (NWC and LNbits backends); null for the fake wallet. */
 export async function readWalletSecret(env: Env, operatorId: string): Promise<WalletSecret | null> {
-  const { type, sealed } = await storedRow(env, operatorId);
+  return openStoredSecret(env, operatorId, await storedWalletQuery(env, operatorId).first<StoredWalletRow>());
+}
+
+/** readWalletSecret for a row the caller already read (see storedWalletQuery). */
+export async function openStoredSecret(
+  env: Env,
+  operatorId: string,
+  row: StoredWalletRow | null,
+): Promise<WalletSecret | null> {
+  const { type, sealed } = parseStored(row);
   if (type === "fake" || sealed === null) return null;
   return open(env, operatorId, type, sealed);
 }

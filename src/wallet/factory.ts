@@ -9,7 +9,7 @@ import type {
   WalletBackend,
   WalletInfo,
 } from "./backend";
-import { readWalletSecret, type WalletSecret } from "./connection";
+import { openStoredSecret, readWalletSecret, type StoredWalletRow, type WalletSecret } from "./connection";
 import { FAKE_NETWORK_NAME, FakeWallet } from "./fake";
 import { LnbitsWallet } from "./lnbits";
 import { DirectNwcTransport, NwcWallet, type NwcTransport } from "./nwc";
@@ -48,7 +48,12 @@ export function backendFor(env: Env, operatorId: string, secret: WalletSecret | 
  * the life of this object, so one payment reads it once.
  */
 export function walletFor(env: Env, operatorId: string): WalletBackend {
-  return new OperatorWallet(env, operatorId);
+  return new OperatorWallet(env, operatorId, () => readWalletSecret(env, operatorId));
+}
+
+/** walletFor, from a stored connection the caller read in a batch of its own (storedWalletQuery). */
+export function walletFromStored(env: Env, operatorId: string, row: StoredWalletRow | null): WalletBackend {
+  return new OperatorWallet(env, operatorId, () => openStoredSecret(env, operatorId, row));
 }
 
 /** Resolves the operator's backend lazily, so walletFor stays synchronous for its callers. */
@@ -59,11 +64,12 @@ class OperatorWallet implements WalletBackend {
   constructor(
     private readonly env: Env,
     private readonly operatorId: string,
+    private readonly secret: () => Promise<WalletSecret | null>,
   ) {}
 
   /** The operator's backend; later calls reuse the first resolution. */
   ready(): Promise<WalletBackend> {
-    this.backend ??= readWalletSecret(this.env, this.operatorId).then((secret) => {
+    this.backend ??= this.secret().then((secret) => {
       this.resolved = backendFor(this.env, this.operatorId, secret);
       return this.resolved;
     });
