@@ -169,7 +169,28 @@ async function seal(env: Env, operatorId: string, secret: WalletSecret): Promise
   return `${FORMAT}:${b64(iv)}:${b64(new Uint8Array(ct))}`;
 }
 
+/**
+ * Secrets opened in this isolate, by operator, type and sealed text. Every payment reads the sealed
+ * connection from D1 (so a change is seen at once); opening it again (key import, base64, AES-GCM)
+ * is skipped while the sealed text is the same. A new connection, or a rotated WALLET_SECRET_KEY
+ * (re-sealed), is a different entry. Bounded: the oldest entry goes first.
+ */
+const OPENED_MAX = 256;
+const opened = new Map<string, { keyText: string; secret: WalletSecret }>();
+
 async function open(env: Env, operatorId: string, type: WalletType, sealed: string): Promise<WalletSecret> {
+  const id = `${operatorId}\n${type}\n${sealed}`;
+  // The entry remembers the key it was opened with: a changed WALLET_SECRET_KEY must fail to open.
+  const keyText = getConfig(env).walletSecretKey ?? "";
+  const hit = opened.get(id);
+  if (hit && hit.keyText === keyText) return structuredClone(hit.secret);
+  const secret = await openSealed(env, operatorId, type, sealed);
+  if (opened.size >= OPENED_MAX) opened.delete(opened.keys().next().value!);
+  opened.set(id, { keyText, secret });
+  return structuredClone(secret);
+}
+
+async function openSealed(env: Env, operatorId: string, type: WalletType, sealed: string): Promise<WalletSecret> {
   const [format, iv, ct] = sealed.split(":");
   if (format !== FORMAT || !iv || !ct) throw new SatchelError("INTERNAL", "Unknown wallet secret format.");
   const plain = await crypto.subtle.decrypt(
