@@ -6,7 +6,7 @@
 import { call, ledgerStub } from "../ledger/client";
 import type { AgentSnapshot } from "../ledger/views";
 import type { AgentRecord } from "../store/accounts";
-import { requireAgent } from "./operator";
+import { journalUpToDate, requireAgent } from "./operator";
 
 const DAY_MS = 86_400_000;
 
@@ -30,6 +30,7 @@ export async function dailySpendingByAgent(
   operatorId: string,
   days: number,
 ): Promise<Map<string, { day: string; spentMsat: number }[]>> {
+  await journalUpToDate(env, operatorId);
   const start = Math.floor(Date.now() / DAY_MS) * DAY_MS - (days - 1) * DAY_MS;
   const { results } = await env.DB.prepare(
     `SELECT agent_id, CAST(created_at / ${DAY_MS} AS INTEGER) AS d, SUM(amount_msat + fee_msat) AS spent

@@ -11,7 +11,7 @@ import { call, flushJournal, ledgerStub, payThroughLedger } from "../ledger/clie
 import type { AgentSnapshot, PaymentView } from "../ledger/views";
 import { msat } from "../money";
 import * as accounts from "../store/accounts";
-import { listTransactions, type JournalRow } from "../store/journal";
+import { listTransactions, type JournalRow, type TransactionFilter } from "../store/journal";
 import { walletFor } from "../wallet/factory";
 
 export type Period = "24h" | "7d" | "30d" | "all";
@@ -236,6 +236,7 @@ export async function analytics(
   period: Period,
 ): Promise<Analytics> {
   if (agentId) await requireAgent(env, operatorId, agentId);
+  await journalUpToDate(env, operatorId, agentId);
   const span = PERIOD_MS[period];
   const since = span === null ? 0 : Date.now() - span;
   const where = `operator_id = ?1 AND created_at >= ?2 ${agentId ? "AND agent_id = ?3" : ""}`;
@@ -277,6 +278,7 @@ export async function spendingSeries(
   days: number,
 ): Promise<{ day: string; spentMsat: number }[]> {
   await requireAgent(env, operatorId, agentId);
+  await journalUpToDate(env, operatorId, agentId);
   const dayMs = 86_400_000;
   const start = Math.floor(Date.now() / dayMs) * dayMs - (days - 1) * dayMs;
   const { results } = await env.DB.prepare(
@@ -326,17 +328,30 @@ function csvCell(v: unknown): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
+/**
+ * Payments reach the D1 journal shortly after they answer (AgentLedger.journalAfterAnswer). Every
+ * view of the journal calls this first, so it shows every payment already answered: one agent's
+ * ledger is flushed, or, for an operator-wide view, every agent's (withdraw flushes the treasury).
+ */
+export async function journalUpToDate(env: Env, operatorId: string, agentId?: string | null): Promise<void> {
+  const ids = agentId ? [agentId] : await accounts.operatorAgentIds(env.DB, operatorId);
+  await Promise.all(ids.map((id) => flushJournal(env, id)));
+}
+
+/** A page of the operator's journal, up to date (see journalUpToDate). */
+export async function listJournal(env: Env, filter: TransactionFilter): Promise<JournalRow[]> {
+  await journalUpToDate(env, filter.operatorId, filter.agentId);
+  return listTransactions(env.DB, filter);
+}
+
 /** The operator's journal (optionally one agent, a date range) as JSON or CSV. */
 export async function exportTransactions(
   env: Env,
   operatorId: string,
   q: { format: "json" | "csv"; agentId?: string; since?: number; until?: number },
 ): Promise<ExportResult> {
-  if (q.agentId) {
-    await requireAgent(env, operatorId, q.agentId);
-    await flushJournal(env, q.agentId);
-  }
-  const rows = await listTransactions(env.DB, {
+  if (q.agentId) await requireAgent(env, operatorId, q.agentId);
+  const rows = await listJournal(env, {
     operatorId,
     ...(q.agentId ? { agentId: q.agentId } : {}),
     ...(q.since !== undefined ? { since: q.since } : {}),
@@ -394,7 +409,13 @@ export async function withdraw(
   const o = await overview(env, operatorId);
   // Sats held by a withdrawal still in flight are not in the wallet's balance yet: keep them out.
   await call(ledger.syncTreasury(Math.max(0, o.unallocatedMsat - treasury.reservedMsat)));
-  return payThroughLedger(env, id, { ...req, sessionId: "treasury" });
+  try {
+    return await payThroughLedger(env, id, { ...req, sessionId: "treasury" });
+  } finally {
+    // Withdrawals are rare operator actions: journaled now, so journalUpToDate need not wake the
+    // treasury of every operator that never withdrew.
+    await flushJournal(env, id).catch(() => undefined);
+  }
 }
 
 /** An invoice on the operator's wallet itself, to top it up. Not credited to any agent. */

@@ -23,6 +23,12 @@ const RECONCILE_FIRST_MS = 30_000;
 const RECONCILE_MAX_MS = 3_600_000;
 /** A payment the wallet never heard of is released only this long after its invoice expired. */
 const UNKNOWN_RELEASE_GRACE_S = 600;
+/**
+ * How long a payment's journal write waits for the payments after it to share one D1 write. A D1
+ * write costs about as much as the rest of a payment's own work; an agent paying fast pays for one
+ * write per window instead of one per payment. Journal views flush first (flushJournal).
+ */
+const JOURNAL_COALESCE_MS = 200;
 /** How long a keysend the wallet never saw stays reserved before the reconciler may release it. */
 const KEYSEND_WINDOW_S = 600;
 
@@ -97,6 +103,8 @@ export class AgentLedger extends DurableObject<Env> {
   /** Entries whose wallet call is running in this instance; the reconciler leaves them alone. */
   private readonly inFlight = new Set<string>();
   private journalChain: Promise<void> = Promise.resolve();
+  /** The pending coalesced journal write of the payment paths (journalAfterAnswer), if any. */
+  private journalTimer: ReturnType<typeof setTimeout> | null = null;
   /** Test hook: shifts this ledger's clock, so rolling windows are tested without sleeping. */
   private clockSkewMs = 0;
   /** When the stored alarm is set for, so scheduling needs no await. */
@@ -1171,17 +1179,25 @@ export class AgentLedger extends DurableObject<Env> {
   }
 
   /**
-   * The payment paths answer without waiting for D1 (DESIGN.md §3 step 7: journal after commit).
-   * The entries are already committed here, and journaled_version marks what D1 has not seen yet:
-   * if this write fails or the object is evicted first, the alarm (set by every reservation) writes
-   * them. Readers that need the latest rows call flushJournal.
+   * The payment paths answer without waiting for D1 (DESIGN.md §3 step 7: journal after commit),
+   * and their journal write waits JOURNAL_COALESCE_MS for the payments that follow. The entries are
+   * already committed here, and journaled_version marks what D1 has not seen yet: if the object is
+   * evicted before the write, or the write fails, the alarm (set by every reservation) writes them.
+   * Journal views call flushJournal first, so they never miss an answered payment.
    */
   private journalAfterAnswer(): void {
-    void this.journal();
+    this.journalTimer ??= setTimeout(() => {
+      this.journalTimer = null;
+      void this.journal();
+    }, JOURNAL_COALESCE_MS);
   }
 
-  /** Waits until every committed entry is in the D1 journal (read-your-writes for listings and tests). */
+  /** Waits until every committed entry is in the D1 journal (read-your-writes for journal views and tests). */
   async flushJournal(): Promise<void> {
+    if (this.journalTimer !== null) {
+      clearTimeout(this.journalTimer);
+      this.journalTimer = null;
+    }
     await this.journal();
   }
 

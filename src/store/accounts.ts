@@ -163,3 +163,12 @@ export async function listKeys(db: D1Database, operatorId: string): Promise<KeyR
     .all<KeyRecord>();
   return results;
 }
+
+/** Every agent id of an operator, deleted ones too (their ledgers may still settle payments). */
+export async function operatorAgentIds(db: D1Database, operatorId: string): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT id FROM agents WHERE operator_id = ? ORDER BY created_at, id LIMIT 10000")
+    .bind(operatorId)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}

@@ -40,7 +40,6 @@ import { getSession, verifyCsrf, type WebSession } from "../auth/session";
 import { getConfig } from "../config";
 import { SatchelError } from "../errors";
 import * as accounts from "../store/accounts";
-import { listTransactions } from "../store/journal";
 import type { WalletBackend, WalletInfo } from "../wallet/backend";
 import {
   getWalletConnection,
@@ -247,7 +246,7 @@ async function agentPage(
   }
   const [series, recent, keys] = await Promise.all([
     ops.spendingSeries(c.env, opId, agentId, CHART_DAYS),
-    listTransactions(c.env.DB, { operatorId: opId, agentId, limit: 10, offset: 0 }),
+    ops.listJournal(c.env, { operatorId: opId, agentId, limit: 10, offset: 0 }),
     accounts.listKeys(c.env.DB, opId),
   ]);
   const live = keys.find((k) => k.agent_id === agentId && k.revoked_at === null);
@@ -437,7 +436,7 @@ dashboard.get(
     const f = parseFilters((n) => c.req.query(n));
     // Only this operator's agents filter (deleted ones too): any other id is dropped, never echoed.
     if (f.agent && !directory.has(f.agent)) delete f.agent;
-    const rows = await listTransactions(c.env.DB, {
+    const rows = await ops.listJournal(c.env, {
       operatorId: s.operatorId,
       ...(f.agent ? { agentId: f.agent } : {}),
       ...(f.direction ? { direction: f.direction } : {}),

@@ -2,7 +2,6 @@ import { z } from "zod";
 import * as agents from "../../accounts/agents";
 import * as ops from "../../accounts/operator";
 import { SatchelError } from "../../errors";
-import { flushJournal } from "../../ledger/client";
 import type { BudgetPolicy } from "../../ledger/policy";
 import { listTransactions, spentMsat } from "../../store/journal";
 import { budgetOut, journalOut, paymentOut, policyOut, toSatsFloor } from "../format";
@@ -206,7 +205,7 @@ const paymentHistory = defineTool({
   async run(ctx, a) {
     const agentId =
       a.agent_id === undefined ? undefined : await agents.resolveAgent(ctx.env, ctx.principal, a.agent_id);
-    if (agentId) await flushJournal(ctx.env, agentId);
+    await ops.journalUpToDate(ctx.env, operatorId(ctx), agentId);
     const filter = {
       operatorId: operatorId(ctx),
       ...(agentId ? { agentId } : {}),
