@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { expect } from "vitest";
 import { generateKey } from "../../src/auth/keys";
@@ -132,4 +132,37 @@ export async function journal(agentId: string) {
     .bind(agentId)
     .all<{ id: string; direction: string; kind: string; status: string; amount_msat: number; fee_msat: number }>();
   return results;
+}
+
+/** A raw MCP request over the real Worker entry (stateless Streamable HTTP), with an optional bearer. */
+export function mcpPost(
+  bearer: string | null,
+  method: string,
+  params: Record<string, unknown> = {},
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
+  return SELF.fetch("http://localhost/mcp", {
+    method: "POST",
+    headers: {
+      // SELF.fetch sends no Host header; real clients always do and the MCP handler checks it.
+      host: "localhost",
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-06-18",
+      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      ...extraHeaders,
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+}
+
+/** The JSON-RPC message of an MCP response body: plain JSON, or the data of its one SSE event. */
+export async function jsonRpcMessage(res: Response): Promise<string> {
+  const body = (await res.text()).trim();
+  if (body.startsWith("{")) return body;
+  return body
+    .split(/\r?\n/)
+    .filter((l) => l.startsWith("data:"))
+    .map((l) => l.slice(5).trimStart())
+    .join("\n");
 }

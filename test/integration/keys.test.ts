@@ -6,25 +6,12 @@ import { listTools } from "../../src/mcp/server";
 import { setAgentStatus } from "../../src/store/accounts";
 import { TEST_DEV_KEY } from "../dev-key";
 import { AGENT_TOOLS, EVERYONE_TOOLS, OPERATOR_TOOLS } from "../tool-names";
-import { codeOf, merchantInvoice, newAgent, newOperator, ok, tool } from "./helpers";
+import { codeOf, mcpPost, merchantInvoice, newAgent, newOperator, ok, tool } from "./helpers";
 
 const [EVERYONE, AGENT, OPERATOR] = [EVERYONE_TOOLS, AGENT_TOOLS, OPERATOR_TOOLS];
 
 /** A raw MCP tools/list over the real Worker entry (stateless Streamable HTTP). */
-function mcpList(key: string | null) {
-  return SELF.fetch("http://localhost/mcp", {
-    method: "POST",
-    headers: {
-      // SELF.fetch sends no Host header; real clients always do and the MCP handler checks it.
-      host: "localhost",
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2025-06-18",
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
-  });
-}
+const mcpList = (key: string | null) => mcpPost(key, "tools/list");
 
 describe("principals and keys", () => {
   it("agents see exactly the agent tools; operators see the operator tools too", async () => {

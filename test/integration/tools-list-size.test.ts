@@ -1,7 +1,6 @@
-import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { listTools } from "../../src/mcp/server";
-import { newAgent, newOperator } from "./helpers";
+import { jsonRpcMessage, mcpPost, newAgent, newOperator } from "./helpers";
 
 /** The budget for an agent's tools/list, as bench/run.mjs measures it: the JSON-RPC message on the wire. */
 const MAX_AGENT_TOOLS_LIST_BYTES = 12 * 1024;
@@ -10,26 +9,9 @@ const bytes = (s: string) => new TextEncoder().encode(s).length;
 
 /** A raw tools/list over the real Worker entry; returns the JSON-RPC message (plain JSON or one SSE event). */
 async function toolsListMessage(key: string): Promise<string> {
-  const res = await SELF.fetch("http://localhost/mcp", {
-    method: "POST",
-    headers: {
-      // SELF.fetch sends no Host header; real clients always do and the MCP handler checks it.
-      host: "localhost",
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2025-06-18",
-      authorization: `Bearer ${key}`,
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
-  });
+  const res = await mcpPost(key, "tools/list");
   expect(res.status).toBe(200);
-  const body = (await res.text()).trim();
-  if (body.startsWith("{")) return body;
-  return body
-    .split(/\r?\n/)
-    .filter((l) => l.startsWith("data:"))
-    .map((l) => l.slice(5).trimStart())
-    .join("\n");
+  return jsonRpcMessage(res);
 }
 
 type Schema = Record<string, unknown>;
