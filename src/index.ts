@@ -1,11 +1,21 @@
+import type { OAuthResourceAuth } from "@cloudflare/workers-oauth-provider";
 import { createMcpHandler } from "agents/mcp/server";
 import { authenticate } from "./auth/authenticate";
-import { PROTECTED_ROUTES, providerFor, resourceMetadataUrl } from "./auth/oauth";
+import {
+  AUTHORIZE_PATH,
+  PROTECTED_ROUTES,
+  providerFor,
+  resourceMetadataUrl,
+  TOKEN_PATH,
+  withProtectedRouteCors,
+} from "./auth/oauth";
+import { beginOAuthVerification, recallOAuthPrincipal, rememberOAuthPrincipal } from "./auth/oauth-cache";
 import { fromProps, toProps, type Principal } from "./auth/principal";
 import { limitIp } from "./auth/rate-limit";
 import { createServerV2 } from "./mcp/server";
 import { SatchelSseSession } from "./mcp/sse";
 import { getAgent } from "./store/accounts";
+import { forgetOAuthTokens } from "./store/credential-cache";
 import { app } from "./web/app";
 
 export { AgentLedger } from "./ledger/agent-ledger";
@@ -20,8 +30,11 @@ export { SatchelSseSession };
  *                                → authenticate here (one D1 lookup) → serveMcp; the provider would
  *                                  only hand the key back to resolveExternalToken, after parsing
  *                                  URLs and resource metadata on every call
+ *   /mcp, /sse, /sse/* with an OAuth token mcpApi accepted moments ago (src/auth/oauth-cache.ts)
+ *                                → serveMcp with the remembered principal, the provider's CORS headers
  *   OAuthProvider (per origin, src/auth/oauth.ts)
- *     /.well-known/*, /oauth/token, /oauth/register   → the provider itself
+ *     /.well-known/*, /oauth/token, /oauth/register   → the provider itself (a POST to /oauth/token
+ *                                  may revoke a grant: the OAuth token cache is forgotten after it)
  *     /mcp, /sse, /sse/*         → bearer check (OAuth token, else API key via resolveExternalToken)
  *                                  → mcpApi below, with the principal in ctx.props
  *     everything else            → the Hono app (sign-in, consent, dashboard, dev routes)
@@ -120,6 +133,10 @@ const mcpApi = {
       const agent = await getAgent(env.DB, principal.operatorId, principal.agentId);
       if (agent?.status !== "active") return unauthorized(origin, "The agent of this grant is disabled");
     }
+    // Verified and accepted: a repeat call with this token skips both checks for a few seconds.
+    if (principal.via === "oauth") {
+      rememberOAuthPrincipal(request, (ctx as { auth?: OAuthResourceAuth }).auth, origin, principal);
+    }
     return serveMcp(request, env, ctx, principal);
   },
 };
@@ -144,6 +161,15 @@ async function withoutOAuth(request: Request, env: Env, ctx: ExecutionContext): 
   return withApiKey(request, env, ctx, false);
 }
 
+/**
+ * Posts that can end grants inside the provider: the token endpoint (revocation, a reused code, a
+ * refresh our callback refuses) and the consent form (approving a client again replaces its earlier
+ * grant). They are rare next to tool calls, so all cached tokens are forgotten after each.
+ */
+function endsGrants(pathname: string): boolean {
+  return pathname === TOKEN_PATH || pathname === AUTHORIZE_PATH;
+}
+
 /** Satchel's API keys (sat_op_…, sat_ag_…) never look like the provider's tokens (user:grant:secret). */
 function carriesApiKey(request: Request): boolean {
   return request.headers.get("authorization")?.startsWith("Bearer sat_") ?? false;
@@ -159,7 +185,18 @@ export default {
     if (limited) return limited;
     const provider = providerFor(url.origin, handlers);
     if (!provider) return withoutOAuth(request, env, ctx);
-    if (isProtected(url.pathname) && carriesApiKey(request)) return withApiKey(request, env, ctx, true);
-    return provider.fetch(request, env, ctx);
+    if (isProtected(url.pathname)) {
+      if (carriesApiKey(request)) return withApiKey(request, env, ctx, true);
+      // The provider answers preflights itself, whatever the credential.
+      if (request.method !== "OPTIONS") {
+        const cached = recallOAuthPrincipal(request, url.origin);
+        if (cached) return withProtectedRouteCors(await serveMcp(request, env, ctx, cached), request);
+        beginOAuthVerification(request);
+      }
+      return provider.fetch(request, env, ctx);
+    }
+    const response = await provider.fetch(request, env, ctx);
+    if (request.method === "POST" && endsGrants(url.pathname)) forgetOAuthTokens();
+    return response;
   },
 } satisfies ExportedHandler<Env>;

@@ -7,6 +7,7 @@ import {
   type TokenExchangeCallbackOptions,
 } from "@cloudflare/workers-oauth-provider";
 import { getAgent } from "../store/accounts";
+import { forgetOAuthTokens } from "../store/credential-cache";
 import { authenticate } from "./authenticate";
 import { fromProps, toProps, type Principal } from "./principal";
 
@@ -99,6 +100,9 @@ async function exchangeCallback(o: TokenExchangeCallbackOptions<Env>) {
   }
   const agent = await getAgent(o.env.DB, props.operatorId, props.agentId);
   if (!agent || agent.status !== "active") {
+    // The provider revokes the grant on invalid_grant; its access tokens must not outlive that here.
+    // (index.ts forgets again once the token endpoint has answered, after the revocation itself.)
+    forgetOAuthTokens();
     throw new OAuthError("invalid_grant", { description: "The agent of this grant was disabled or deleted." });
   }
   return grantType === "authorization_code" ? { newProps: toProps(props) } : undefined;
@@ -134,6 +138,52 @@ export function oauthHelpers(env: Env, origin: string): OAuthHelpers | null {
   if (!oauthCapableOrigin(origin)) return null;
   const opts = helperOptions.get(origin) ?? remember(helperOptions, origin, options(origin, STUB));
   return getOAuthApi(opts, env);
+}
+
+/**
+ * Revokes one of an operator's grants (the dashboard's "revoke" on a connected client) and forgets
+ * the cached access tokens, so this isolate refuses the grant's tokens at once, not after the cache
+ * TTL. Use this rather than the provider's revokeGrant.
+ */
+export async function revokeClientGrant(env: Env, origin: string, grantId: string, operatorId: string): Promise<void> {
+  const helpers = oauthHelpers(env, origin);
+  if (!helpers) throw new Error(`OAuth is not available on ${origin}`);
+  await helpers.revokeGrant(grantId, operatorId);
+  forgetOAuthTokens();
+}
+
+/**
+ * The provider wraps every response of a protected route in these CORS headers (only for a request
+ * with an Origin, and without overriding what the MCP handler already set). A call served from the
+ * token cache (oauth-cache.ts) never reaches the provider, so it gets them here; a test compares the
+ * two.
+ */
+export function withProtectedRouteCors(response: Response, request: Request): Response {
+  const origin = request.headers.get("origin");
+  if (origin === null) return response;
+  const wrapped = new Response(response.body, response);
+  const headers = wrapped.headers;
+  const defaults: [string, string][] = [
+    ["access-control-allow-origin", origin],
+    ["access-control-allow-methods", "*"],
+    ["access-control-allow-headers", "Authorization, *"],
+    ["access-control-max-age", "86400"],
+  ];
+  for (const [name, value] of defaults) if (!headers.has(name)) headers.set(name, value);
+  addListItem(headers, "vary", "Origin");
+  addListItem(headers, "access-control-expose-headers", "WWW-Authenticate");
+  addListItem(headers, "access-control-expose-headers", "Retry-After");
+  return wrapped;
+}
+
+/** Adds one item to a comma-separated header unless it is already listed (case-insensitive). */
+function addListItem(headers: Headers, name: string, item: string): void {
+  const items = (headers.get(name) ?? "")
+    .split(",")
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
+  if (!items.some((v) => v.toLowerCase() === item.toLowerCase())) items.push(item);
+  headers.set(name, items.join(", "));
 }
 
 /** The RFC 9728 metadata URL a 401 points MCP clients at. */

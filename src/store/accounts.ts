@@ -1,3 +1,5 @@
+import { forgetOAuthTokens } from "./credential-cache";
+
 /** D1 rows for operators, agents and API keys. */
 export interface OperatorRow {
   id: string;
@@ -79,6 +81,15 @@ const KEY_CACHE_TTL_MS = 10_000;
 const KEY_CACHE_MAX = 1_000;
 const liveKeys = new Map<string, { row: KeyLookup; until: number }>();
 
+/**
+ * A key, or every credential of an agent, may just have ended: neither the key cache nor the OAuth
+ * token cache (credential-cache.ts) may vouch for it any longer in this isolate.
+ */
+function credentialsEnded(): void {
+  liveKeys.clear();
+  forgetOAuthTokens();
+}
+
 /** The live (unrevoked) key with this hash, with its agent's status. */
 export async function findKeyByHash(db: D1Database, hash: string): Promise<KeyLookup | null> {
   const hit = liveKeys.get(hash);
@@ -103,7 +114,7 @@ export async function findKeyByHash(db: D1Database, hash: string): Promise<KeyLo
 
 export async function revokeKey(db: D1Database, keyId: string, at: number): Promise<void> {
   await db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(at, keyId).run();
-  liveKeys.clear();
+  credentialsEnded();
 }
 
 export async function getAgent(db: D1Database, operatorId: string, agentId: string): Promise<AgentRecord | null> {
@@ -133,7 +144,7 @@ export async function listAgents(
 
 export async function setAgentStatus(db: D1Database, agentId: string, status: AgentRecord["status"]): Promise<void> {
   await db.prepare("UPDATE agents SET status = ? WHERE id = ?").bind(status, agentId).run();
-  liveKeys.clear();
+  credentialsEnded();
 }
 
 /** Revokes every live key of an agent (rotation, deletion). */
@@ -142,7 +153,7 @@ export async function revokeAgentKeys(db: D1Database, agentId: string, at: numbe
     .prepare("UPDATE api_keys SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
     .bind(at, agentId)
     .run();
-  liveKeys.clear();
+  credentialsEnded();
 }
 
 export interface KeyRecord {

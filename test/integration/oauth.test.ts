@@ -5,7 +5,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex, hexToBytes, randomBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
 import { decodeLnurl } from "../../src/auth/lnurl-auth";
-import { oauthHelpers } from "../../src/auth/oauth";
+import { oauthHelpers, revokeClientGrant } from "../../src/auth/oauth";
 import { listTools } from "../../src/mcp/server";
 import { getAgent, setAgentStatus } from "../../src/store/accounts";
 import { ok, newAgent, newOperator, tool } from "./helpers";
@@ -116,7 +116,12 @@ function token(body: Record<string, string>): Promise<Response> {
   });
 }
 
-function mcp(bearer: string | null, method: string, params: Record<string, unknown> = {}): Promise<Response> {
+function mcp(
+  bearer: string | null,
+  method: string,
+  params: Record<string, unknown> = {},
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
   return SELF.fetch(`${ORIGIN}/mcp`, {
     method: "POST",
     headers: {
@@ -125,6 +130,7 @@ function mcp(bearer: string | null, method: string, params: Record<string, unkno
       accept: "application/json, text/event-stream",
       "mcp-protocol-version": "2025-06-18",
       ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      ...extraHeaders,
     },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
   });
@@ -461,6 +467,120 @@ describe("API keys next to OAuth", () => {
     // Another credential, even of the same operator, cannot post into this session.
     expect((await post(agent.apiKey)).status).toBe(403);
     expect((await post(opKey)).status).toBe(403);
+    expect((await post(tokens.access_token)).status).toBeLessThan(300);
+    await reader.cancel();
+  });
+});
+
+describe("OAuth token cache", () => {
+  const devOp = { kind: "operator" as const, operatorId: "opr_dev", keyId: "dev", via: "dev_key" as const };
+  const agentStatus = (agentId: string, status: string) =>
+    env.DB.prepare("UPDATE agents SET status = ? WHERE id = ?").bind(status, agentId).run();
+
+  it("serves a repeat call with the same principal, without the provider's checks", async () => {
+    const { tokens } = await authorize(await devSignedIn());
+    const first = await whoami(tokens.access_token);
+    expect(first).toMatchObject({ kind: "agent", auth: "oauth" });
+    expect(await whoami(tokens.access_token)).toEqual(first);
+    // Written straight to D1 (no writer that forgets the cache): the cached token is not re-checked,
+    // which shows the second call did not go through the status check. The writers are tested below.
+    await agentStatus(first.agent_id as string, "disabled");
+    expect(await whoami(tokens.access_token)).toEqual(first);
+    await setAgentStatus(env.DB, first.agent_id as string, "active");
+  });
+
+  it("adds the provider's CORS headers to a cached call as the provider does", async () => {
+    const { tokens } = await authorize(await devSignedIn());
+    const cors = (res: Response) =>
+      [...res.headers].filter(([name]) => name.startsWith("access-control-") || name === "vary").sort();
+    // A browser client on loopback (the MCP handler refuses other origins on a localhost endpoint).
+    const browser = { origin: "http://localhost:6274" };
+    const viaProvider = await mcp(tokens.access_token, "tools/list", {}, browser);
+    const cached = await mcp(tokens.access_token, "tools/list", {}, browser);
+    expect(viaProvider.status).toBe(200);
+    expect(cached.status).toBe(200);
+    // What the provider adds to the MCP handler's own CORS headers.
+    expect(cors(viaProvider)).toContainEqual(["vary", "Origin"]);
+    expect(viaProvider.headers.get("access-control-expose-headers")).toContain("WWW-Authenticate");
+    expect(cors(cached)).toEqual(cors(viaProvider));
+    await Promise.all([viaProvider.arrayBuffer(), cached.arrayBuffer()]);
+  });
+
+  it("refuses a cached token at once when its agent is deactivated or deleted (tools and setAgentStatus)", async () => {
+    const { tokens } = await authorize(await devSignedIn());
+    const agentId = (await whoami(tokens.access_token)).agent_id as string;
+    await whoami(tokens.access_token);
+    ok(await tool(devOp, "deactivate_agent", { agent_id: agentId }));
+    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    // Reactivated: the grant was never revoked, so the token works again (and is cached again).
+    ok(await tool(devOp, "reactivate_agent", { agent_id: agentId }));
+    expect((await whoami(tokens.access_token)).agent_id).toBe(agentId);
+    await whoami(tokens.access_token);
+    await setAgentStatus(env.DB, agentId, "disabled");
+    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    await setAgentStatus(env.DB, agentId, "active");
+    await whoami(tokens.access_token);
+    ok(await tool(devOp, "delete_agent", { agent_id: agentId }));
+    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+  });
+
+  it("refuses a cached token at once when its grant is revoked from the dashboard", async () => {
+    const { tokens } = await authorize(await devSignedIn());
+    const other = await authorize(await devSignedIn());
+    await whoami(tokens.access_token);
+    await whoami(other.tokens.access_token);
+    const { grantId } = (await oauthHelpers(env, ORIGIN)!.unwrapToken(tokens.access_token))!;
+    await revokeClientGrant(env, ORIGIN, grantId, "opr_dev");
+    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    // Another grant is untouched (it is only verified by the provider again).
+    expect((await mcp(other.tokens.access_token, "tools/list")).status).toBe(200);
+  });
+
+  it("refuses a cached token at once when the client revokes it (RFC 7009)", async () => {
+    const { tokens, clientId } = await authorize(await devSignedIn());
+    await whoami(tokens.access_token);
+    await whoami(tokens.access_token);
+    const revoked = await token({ token: tokens.access_token, token_type_hint: "access_token", client_id: clientId });
+    expect(revoked.status).toBe(200);
+    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+  });
+
+  it("is bound to the origin that verified the token", async () => {
+    const { tokens } = await authorize(await devSignedIn());
+    await whoami(tokens.access_token);
+    const elsewhere = await SELF.fetch("http://127.0.0.1/mcp", {
+      method: "POST",
+      headers: {
+        host: "127.0.0.1",
+        authorization: `Bearer ${tokens.access_token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
+    });
+    expect(elsewhere.status).toBe(401);
+  });
+
+  it("keeps the SSE session guard: another cached grant cannot post into a session", async () => {
+    const { tokens } = await authorize(await devSignedIn());
+    const other = await authorize(await devSignedIn());
+    await whoami(other.tokens.access_token);
+    const stream = await SELF.fetch(`${ORIGIN}/sse`, {
+      headers: { authorization: `Bearer ${tokens.access_token}`, host: "localhost" },
+    });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    let text = "";
+    while (!text.includes("sessionId=")) text += new TextDecoder().decode((await reader.read()).value);
+    const endpoint = /data: (\S+)/.exec(text)![1]!;
+    const post = (bearer: string) =>
+      SELF.fetch(new URL(endpoint, ORIGIN).toString(), {
+        method: "POST",
+        headers: { authorization: `Bearer ${bearer}`, host: "localhost", "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+      });
+    expect((await post(other.tokens.access_token)).status).toBe(403);
+    expect((await post(tokens.access_token)).status).toBeLessThan(300);
     expect((await post(tokens.access_token)).status).toBeLessThan(300);
     await reader.cancel();
   });
