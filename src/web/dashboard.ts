@@ -35,7 +35,7 @@ import { Hono, type Context } from "hono";
 import * as agents from "../accounts/agents";
 import { agentDirectory, agentWithSnapshot, dailySpendingByAgent, emptySeries } from "../accounts/dashboard-queries";
 import * as ops from "../accounts/operator";
-import { oauthHelpers } from "../auth/oauth";
+import { oauthHelpers, revokeClientGrant } from "../auth/oauth";
 import { getSession, verifyCsrf, type WebSession } from "../auth/session";
 import { getConfig } from "../config";
 import { SatchelError } from "../errors";
@@ -544,7 +544,7 @@ dashboard.post(
     const grants = GRANT_ID.test(grantId) ? await grantsOf(c, s.operatorId) : null;
     // Only a grant in this operator's own list: a grant id of someone else is simply not found.
     if (!grants?.some((g) => g.grantId === grantId)) return notFound(c, s, "No such connected client.");
-    await oauthHelpers(c.env, new URL(c.req.url).origin)!.revokeGrant(grantId, s.operatorId);
+    await revokeClientGrant(c.env, new URL(c.req.url).origin, grantId, s.operatorId);
     return see(c, "/clients?ok=revoked");
   }),
 );
