@@ -190,6 +190,17 @@ describe("decodeInvoice: BOLT 11 test vectors", () => {
     });
   });
 
+  it("a repeated decode (served from the isolate's memo) is equal, and a caller's edits do not leak into it", () => {
+    const first = decodeInvoice(SPEC.coffee);
+    first.amountMsat = 1;
+    const again = decodeInvoice(SPEC.coffee);
+    expect(again.amountMsat).toBe(250_000_000);
+    expect(again).toEqual({ ...first, amountMsat: 250_000_000 });
+    // Any other text is decoded on its own: one changed character fails the checksum.
+    const tampered = SPEC.coffee.slice(0, 20) + (SPEC.coffee[20] === "q" ? "p" : "q") + SPEC.coffee.slice(21);
+    expect(() => decodeInvoice(tampered)).toThrow(SatchelError);
+  });
+
   it("decodes the 2500u coffee invoice with a 60 second expiry", () => {
     const inv = decodeInvoice(SPEC.coffee);
     expect(inv.amountMsat).toBe(250_000_000);

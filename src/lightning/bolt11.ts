@@ -259,8 +259,27 @@ function payeeFromSignature(sigWords: readonly number[], hash: Uint8Array, claim
   }
 }
 
+/**
+ * Invoices decoded lately in this isolate, by their exact text. Recovering the payee from the
+ * signature is the costliest CPU step of a payment, and one invoice is often decoded twice in a
+ * row (the paywall flow or decode_invoice checks it, then the ledger, in the same isolate when they
+ * share one). Decoding is a pure function of the text; only successes are kept, frozen (every field
+ * is a primitive). Bounded: the oldest entry goes first.
+ */
+const DECODED_MAX = 256;
+const decoded = new Map<string, Readonly<DecodedInvoice>>();
+
 /** Parses and fully validates a BOLT 11 invoice (checksum, framing, required fields, signature); throws INVALID_INVOICE. */
 export function decodeInvoice(input: string): DecodedInvoice {
+  const hit = typeof input === "string" ? decoded.get(input) : undefined;
+  if (hit) return { ...hit };
+  const inv = Object.freeze(decodeUncached(input));
+  if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value!);
+  decoded.set(input, inv);
+  return { ...inv };
+}
+
+function decodeUncached(input: string): DecodedInvoice {
   const raw: unknown = input;
   if (typeof raw !== "string") throw invalidInvoice("Invoice must be a string");
   if (raw.length > MAX_INVOICE_LENGTH) throw invalidInvoice(`Invoice is longer than ${MAX_INVOICE_LENGTH} characters`);
