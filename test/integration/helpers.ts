@@ -166,3 +166,32 @@ export async function jsonRpcMessage(res: Response): Promise<string> {
     .map((l) => l.slice(5).trimStart())
     .join("\n");
 }
+
+/**
+ * Opens a legacy SSE session with a bearer over the real Worker entry. post(bearer) sends a ping to
+ * the session's message endpoint with any credential; close() ends the stream.
+ */
+export async function openSseSession(bearer: string): Promise<{
+  sessionId: string;
+  post: (bearer: string) => Promise<Response>;
+  close: () => Promise<void>;
+}> {
+  const stream = await SELF.fetch("http://localhost/sse", {
+    headers: { authorization: `Bearer ${bearer}`, host: "localhost" },
+  });
+  expect(stream.status).toBe(200);
+  const reader = stream.body!.getReader();
+  let text = "";
+  while (!text.includes("sessionId=")) text += new TextDecoder().decode((await reader.read()).value);
+  const endpoint = new URL(/data: (\S+)/.exec(text)![1]!, "http://localhost");
+  return {
+    sessionId: endpoint.searchParams.get("sessionId")!,
+    post: (as: string) =>
+      SELF.fetch(endpoint.toString(), {
+        method: "POST",
+        headers: { authorization: `Bearer ${as}`, host: "localhost", "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+      }),
+    close: () => reader.cancel(),
+  };
+}

@@ -6,7 +6,7 @@ import { listTools } from "../../src/mcp/server";
 import { setAgentStatus } from "../../src/store/accounts";
 import { TEST_DEV_KEY } from "../dev-key";
 import { AGENT_TOOLS, EVERYONE_TOOLS, OPERATOR_TOOLS } from "../tool-names";
-import { codeOf, mcpPost, merchantInvoice, newAgent, newOperator, ok, tool } from "./helpers";
+import { codeOf, mcpPost, merchantInvoice, newAgent, newOperator, ok, openSseSession, tool } from "./helpers";
 
 const [EVERYONE, AGENT, OPERATOR] = [EVERYONE_TOOLS, AGENT_TOOLS, OPERATOR_TOOLS];
 
@@ -97,28 +97,14 @@ describe("principals and keys", () => {
   it("an SSE session accepts messages only from the key that opened it", async () => {
     const { principal: op, key: opKey } = await newOperator();
     const agent = await newAgent(op);
-    const stream = await SELF.fetch("http://localhost/sse", {
-      headers: { authorization: `Bearer ${opKey}`, host: "localhost" },
-    });
-    expect(stream.status).toBe(200);
-    const reader = stream.body!.getReader();
-    let text = "";
-    while (!text.includes("sessionId=")) text += new TextDecoder().decode((await reader.read()).value);
-    const endpoint = /data: (\S+)/.exec(text)![1]!;
-    const sessionId = new URL(endpoint, "http://localhost").searchParams.get("sessionId")!;
-    const post = (key: string) =>
-      SELF.fetch(`http://localhost/sse/message?sessionId=${sessionId}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${key}`, host: "localhost", "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
-      });
+    const { sessionId, post, close } = await openSseSession(opKey);
     expect((await post(agent.apiKey)).status).toBe(403);
     const tap = await SELF.fetch(`http://localhost/sse?sessionId=${sessionId}`, {
       headers: { authorization: `Bearer ${agent.apiKey}`, host: "localhost" },
     });
     expect(tap.status).toBe(403);
     expect((await post(opKey)).status).toBeLessThan(300);
-    await reader.cancel();
+    await close();
   });
 
   it("a disabled agent's ledger refuses payments even to a caller holding a principal", async () => {

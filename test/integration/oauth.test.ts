@@ -8,7 +8,7 @@ import { decodeLnurl } from "../../src/auth/lnurl-auth";
 import { oauthHelpers, revokeClientGrant } from "../../src/auth/oauth";
 import { listTools } from "../../src/mcp/server";
 import { getAgent, setAgentStatus } from "../../src/store/accounts";
-import { ok, newAgent, newOperator, tool } from "./helpers";
+import { mcpPost, newAgent, newOperator, ok, openSseSession, tool } from "./helpers";
 
 const ORIGIN = "http://localhost";
 const REDIRECT = "http://127.0.0.1:9999/callback";
@@ -116,26 +116,6 @@ function token(body: Record<string, string>): Promise<Response> {
   });
 }
 
-function mcp(
-  bearer: string | null,
-  method: string,
-  params: Record<string, unknown> = {},
-  extraHeaders: Record<string, string> = {},
-): Promise<Response> {
-  return SELF.fetch(`${ORIGIN}/mcp`, {
-    method: "POST",
-    headers: {
-      host: "localhost",
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2025-06-18",
-      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
-      ...extraHeaders,
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-}
-
 /** The JSON-RPC result of an MCP response (JSON or one SSE event). */
 async function rpcResult<T>(res: Response): Promise<T> {
   const text = await res.text();
@@ -146,13 +126,13 @@ async function rpcResult<T>(res: Response): Promise<T> {
 }
 
 async function toolNames(bearer: string): Promise<string[]> {
-  const res = await mcp(bearer, "tools/list");
+  const res = await mcpPost(bearer, "tools/list");
   expect(res.status).toBe(200);
   return (await rpcResult<{ tools: { name: string }[] }>(res)).tools.map((t) => t.name).sort();
 }
 
 async function whoami(bearer: string): Promise<Record<string, unknown>> {
-  const res = await mcp(bearer, "tools/call", { name: "whoami", arguments: {} });
+  const res = await mcpPost(bearer, "tools/call", { name: "whoami", arguments: {} });
   expect(res.status).toBe(200);
   return (await rpcResult<{ structuredContent: Record<string, unknown> }>(res)).structuredContent;
 }
@@ -304,7 +284,7 @@ describe("authorization code flow", () => {
         body: new URLSearchParams({ token: value, token_type_hint: hint, client_id: clientId }).toString(),
       });
     expect((await revoke(t3.access_token, "access_token")).status).toBe(200);
-    const after = await mcp(t3.access_token, "tools/list");
+    const after = await mcpPost(t3.access_token, "tools/list");
     expect(after.status).toBe(401);
     expect(after.headers.get("www-authenticate")).toMatch(/^Bearer .*invalid_token/);
     // Revoking the refresh token ends the whole grant: every token of it, and any further refresh.
@@ -312,7 +292,7 @@ describe("authorization code flow", () => {
     const t4 = await fourth.json<{ access_token: string; refresh_token: string }>();
     expect(await toolNames(t4.access_token)).toEqual(AGENT_TOOLS);
     expect((await revoke(t4.refresh_token, "refresh_token")).status).toBe(200);
-    expect((await mcp(t4.access_token, "tools/list")).status).toBe(401);
+    expect((await mcpPost(t4.access_token, "tools/list")).status).toBe(401);
     const refreshAfter = await token({
       grant_type: "refresh_token",
       refresh_token: t4.refresh_token,
@@ -326,7 +306,7 @@ describe("authorization code flow", () => {
     const { tokens, clientId } = await authorize(b);
     const agentId = (await whoami(tokens.access_token)).agent_id as string;
     await setAgentStatus(env.DB, agentId, "disabled");
-    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    expect((await mcpPost(tokens.access_token, "tools/list")).status).toBe(401);
     // A refresh for a disabled agent fails, and ends the grant for good.
     const refresh = await token({
       grant_type: "refresh_token",
@@ -336,7 +316,7 @@ describe("authorization code flow", () => {
     expect(refresh.status).toBe(400);
     expect(await refresh.json()).toMatchObject({ error: "invalid_grant" });
     await setAgentStatus(env.DB, agentId, "active");
-    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    expect((await mcpPost(tokens.access_token, "tools/list")).status).toBe(401);
   });
 
   it("refuses a redirect_uri the client did not register, without redirecting", async () => {
@@ -450,25 +430,12 @@ describe("API keys next to OAuth", () => {
 
     const b = await devSignedIn();
     const { tokens } = await authorize(b);
-    const stream = await SELF.fetch(`${ORIGIN}/sse`, {
-      headers: { authorization: `Bearer ${tokens.access_token}`, host: "localhost" },
-    });
-    expect(stream.status).toBe(200);
-    const reader = stream.body!.getReader();
-    let text = "";
-    while (!text.includes("sessionId=")) text += new TextDecoder().decode((await reader.read()).value);
-    const endpoint = /data: (\S+)/.exec(text)![1]!;
-    const post = (bearer: string) =>
-      SELF.fetch(new URL(endpoint, ORIGIN).toString(), {
-        method: "POST",
-        headers: { authorization: `Bearer ${bearer}`, host: "localhost", "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
-      });
+    const { post, close } = await openSseSession(tokens.access_token);
     // Another credential, even of the same operator, cannot post into this session.
     expect((await post(agent.apiKey)).status).toBe(403);
     expect((await post(opKey)).status).toBe(403);
     expect((await post(tokens.access_token)).status).toBeLessThan(300);
-    await reader.cancel();
+    await close();
   });
 });
 
@@ -495,8 +462,8 @@ describe("OAuth token cache", () => {
       [...res.headers].filter(([name]) => name.startsWith("access-control-") || name === "vary").sort();
     // A browser client on loopback (the MCP handler refuses other origins on a localhost endpoint).
     const browser = { origin: "http://localhost:6274" };
-    const viaProvider = await mcp(tokens.access_token, "tools/list", {}, browser);
-    const cached = await mcp(tokens.access_token, "tools/list", {}, browser);
+    const viaProvider = await mcpPost(tokens.access_token, "tools/list", {}, browser);
+    const cached = await mcpPost(tokens.access_token, "tools/list", {}, browser);
     expect(viaProvider.status).toBe(200);
     expect(cached.status).toBe(200);
     // What the provider adds to the MCP handler's own CORS headers.
@@ -511,17 +478,17 @@ describe("OAuth token cache", () => {
     const agentId = (await whoami(tokens.access_token)).agent_id as string;
     await whoami(tokens.access_token);
     ok(await tool(devOp, "deactivate_agent", { agent_id: agentId }));
-    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    expect((await mcpPost(tokens.access_token, "tools/list")).status).toBe(401);
     // Reactivated: the grant was never revoked, so the token works again (and is cached again).
     ok(await tool(devOp, "reactivate_agent", { agent_id: agentId }));
     expect((await whoami(tokens.access_token)).agent_id).toBe(agentId);
     await whoami(tokens.access_token);
     await setAgentStatus(env.DB, agentId, "disabled");
-    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    expect((await mcpPost(tokens.access_token, "tools/list")).status).toBe(401);
     await setAgentStatus(env.DB, agentId, "active");
     await whoami(tokens.access_token);
     ok(await tool(devOp, "delete_agent", { agent_id: agentId }));
-    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    expect((await mcpPost(tokens.access_token, "tools/list")).status).toBe(401);
   });
 
   it("refuses a cached token at once when its grant is revoked from the dashboard", async () => {
@@ -531,9 +498,9 @@ describe("OAuth token cache", () => {
     await whoami(other.tokens.access_token);
     const { grantId } = (await oauthHelpers(env, ORIGIN)!.unwrapToken(tokens.access_token))!;
     await revokeClientGrant(env, ORIGIN, grantId, "opr_dev");
-    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    expect((await mcpPost(tokens.access_token, "tools/list")).status).toBe(401);
     // Another grant is untouched (it is only verified by the provider again).
-    expect((await mcp(other.tokens.access_token, "tools/list")).status).toBe(200);
+    expect((await mcpPost(other.tokens.access_token, "tools/list")).status).toBe(200);
   });
 
   it("refuses a cached token at once when the client revokes it (RFC 7009)", async () => {
@@ -542,7 +509,7 @@ describe("OAuth token cache", () => {
     await whoami(tokens.access_token);
     const revoked = await token({ token: tokens.access_token, token_type_hint: "access_token", client_id: clientId });
     expect(revoked.status).toBe(200);
-    expect((await mcp(tokens.access_token, "tools/list")).status).toBe(401);
+    expect((await mcpPost(tokens.access_token, "tools/list")).status).toBe(401);
   });
 
   it("is bound to the origin that verified the token", async () => {
@@ -565,24 +532,11 @@ describe("OAuth token cache", () => {
     const { tokens } = await authorize(await devSignedIn());
     const other = await authorize(await devSignedIn());
     await whoami(other.tokens.access_token);
-    const stream = await SELF.fetch(`${ORIGIN}/sse`, {
-      headers: { authorization: `Bearer ${tokens.access_token}`, host: "localhost" },
-    });
-    expect(stream.status).toBe(200);
-    const reader = stream.body!.getReader();
-    let text = "";
-    while (!text.includes("sessionId=")) text += new TextDecoder().decode((await reader.read()).value);
-    const endpoint = /data: (\S+)/.exec(text)![1]!;
-    const post = (bearer: string) =>
-      SELF.fetch(new URL(endpoint, ORIGIN).toString(), {
-        method: "POST",
-        headers: { authorization: `Bearer ${bearer}`, host: "localhost", "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
-      });
+    const { post, close } = await openSseSession(tokens.access_token);
     expect((await post(other.tokens.access_token)).status).toBe(403);
     expect((await post(tokens.access_token)).status).toBeLessThan(300);
     expect((await post(tokens.access_token)).status).toBeLessThan(300);
-    await reader.cancel();
+    await close();
   });
 });
 
