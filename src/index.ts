@@ -15,7 +15,7 @@ import { limitIp } from "./auth/rate-limit";
 import { createServerV2 } from "./mcp/server";
 import { SatchelSseSession } from "./mcp/sse";
 import { getAgent } from "./store/accounts";
-import { forgetOAuthTokens } from "./store/credential-cache";
+import { forgetCredentials } from "./store/credential-cache";
 import { app } from "./web/app";
 
 export { AgentLedger } from "./ledger/agent-ledger";
@@ -196,7 +196,7 @@ export default {
       return provider.fetch(request, env, ctx);
     }
     const response = await provider.fetch(request, env, ctx);
-    if (request.method === "POST" && endsGrants(url.pathname)) forgetOAuthTokens();
+    if (request.method === "POST" && endsGrants(url.pathname)) forgetCredentials();
     return response;
   },
 } satisfies ExportedHandler<Env>;

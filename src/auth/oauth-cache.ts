@@ -1,7 +1,7 @@
 import type { OAuthResourceAuth } from "@cloudflare/workers-oauth-provider";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
-import { oauthCacheGeneration, recallOAuthToken, rememberOAuthToken } from "../store/credential-cache";
+import { credentialGeneration, recallOAuthToken, rememberOAuthToken } from "../store/credential-cache";
 import { fromProps, toProps, type Principal } from "./principal";
 
 /**
@@ -39,7 +39,7 @@ export function recallOAuthPrincipal(request: Request, origin: string): Principa
 
 /** Marks a protected request as handed to the provider now (see rememberOAuthPrincipal). */
 export function beginOAuthVerification(request: Request): void {
-  verificationStarted.set(request, oauthCacheGeneration());
+  verificationStarted.set(request, credentialGeneration());
 }
 
 /**

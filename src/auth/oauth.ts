@@ -7,7 +7,7 @@ import {
   type TokenExchangeCallbackOptions,
 } from "@cloudflare/workers-oauth-provider";
 import { getAgent } from "../store/accounts";
-import { forgetOAuthTokens } from "../store/credential-cache";
+import { forgetCredentials } from "../store/credential-cache";
 import { authenticate } from "./authenticate";
 import { fromProps, toProps, type Principal } from "./principal";
 
@@ -102,7 +102,7 @@ async function exchangeCallback(o: TokenExchangeCallbackOptions<Env>) {
   if (!agent || agent.status !== "active") {
     // The provider revokes the grant on invalid_grant; its access tokens must not outlive that here.
     // (index.ts forgets again once the token endpoint has answered, after the revocation itself.)
-    forgetOAuthTokens();
+    forgetCredentials();
     throw new OAuthError("invalid_grant", { description: "The agent of this grant was disabled or deleted." });
   }
   return grantType === "authorization_code" ? { newProps: toProps(props) } : undefined;
@@ -149,7 +149,7 @@ export async function revokeClientGrant(env: Env, origin: string, grantId: strin
   const helpers = oauthHelpers(env, origin);
   if (!helpers) throw new Error(`OAuth is not available on ${origin}`);
   await helpers.revokeGrant(grantId, operatorId);
-  forgetOAuthTokens();
+  forgetCredentials();
 }
 
 /**

@@ -1,4 +1,4 @@
-import { forgetOAuthTokens } from "./credential-cache";
+import { CREDENTIAL_CACHE_TTL_MS, credentialGeneration, forgetCredentials, TtlCache } from "./credential-cache";
 
 /** D1 rows for operators, agents and API keys. */
 export interface OperatorRow {
@@ -71,30 +71,17 @@ export async function insertApiKey(
 }
 
 /**
- * Live keys looked up recently in this isolate, by hash. Reading D1 on every MCP call was the
- * largest single cost of a tool call. Every writer below that can end a key (revokeKey,
- * revokeAgentKeys, setAgentStatus) clears it, so this isolate stops accepting such a key at once;
- * other isolates within KEY_CACHE_TTL_MS. That window moves no money: an agent's ledger refuses
- * the payments of a disabled or deleted agent itself, at once, wherever the call comes from.
+ * Live keys looked up recently in this isolate, by hash (policy: credential-cache.ts). Every writer
+ * below that can end a key (revokeKey, revokeAgentKeys, setAgentStatus) forgets the cached
+ * credentials, so this isolate stops accepting such a key at once.
  */
-const KEY_CACHE_TTL_MS = 10_000;
-const KEY_CACHE_MAX = 1_000;
-const liveKeys = new Map<string, { row: KeyLookup; until: number }>();
-
-/**
- * A key, or every credential of an agent, may just have ended: neither the key cache nor the OAuth
- * token cache (credential-cache.ts) may vouch for it any longer in this isolate.
- */
-function credentialsEnded(): void {
-  liveKeys.clear();
-  forgetOAuthTokens();
-}
+const liveKeys = new TtlCache<KeyLookup>();
 
 /** The live (unrevoked) key with this hash, with its agent's status. */
 export async function findKeyByHash(db: D1Database, hash: string): Promise<KeyLookup | null> {
   const hit = liveKeys.get(hash);
-  if (hit && hit.until > Date.now()) return hit.row;
-  liveKeys.delete(hash);
+  if (hit) return hit;
+  const since = credentialGeneration();
   const row = await db
     .prepare(
       `SELECT k.id AS key_id, k.operator_id, k.agent_id, a.status AS agent_status
@@ -105,16 +92,14 @@ export async function findKeyByHash(db: D1Database, hash: string): Promise<KeyLo
     .first<KeyLookup>();
   // Only keys that work are kept: a key created a moment later must not wait for an expiry.
   if (row && (row.agent_id === null || row.agent_status === "active")) {
-    // Maps keep insertion order: when full, the oldest entry goes.
-    if (liveKeys.size >= KEY_CACHE_MAX) liveKeys.delete(liveKeys.keys().next().value!);
-    liveKeys.set(hash, { row, until: Date.now() + KEY_CACHE_TTL_MS });
+    liveKeys.set(hash, row, Date.now() + CREDENTIAL_CACHE_TTL_MS, since);
   }
   return row;
 }
 
 export async function revokeKey(db: D1Database, keyId: string, at: number): Promise<void> {
   await db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(at, keyId).run();
-  credentialsEnded();
+  forgetCredentials();
 }
 
 export async function getAgent(db: D1Database, operatorId: string, agentId: string): Promise<AgentRecord | null> {
@@ -144,7 +129,7 @@ export async function listAgents(
 
 export async function setAgentStatus(db: D1Database, agentId: string, status: AgentRecord["status"]): Promise<void> {
   await db.prepare("UPDATE agents SET status = ? WHERE id = ?").bind(status, agentId).run();
-  credentialsEnded();
+  forgetCredentials();
 }
 
 /** Revokes every live key of an agent (rotation, deletion). */
@@ -153,7 +138,7 @@ export async function revokeAgentKeys(db: D1Database, agentId: string, at: numbe
     .prepare("UPDATE api_keys SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
     .bind(at, agentId)
     .run();
-  credentialsEnded();
+  forgetCredentials();
 }
 
 export interface KeyRecord {
