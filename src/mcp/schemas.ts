@@ -30,6 +30,29 @@ export const Page = {
   offset: z.number().int().min(0).max(100_000).default(0),
 };
 
+/** Arguments of a BOLT 11 payment (pay_invoice, withdraw). */
+export const PayInvoiceInput = z.strictObject({
+  invoice: Invoice,
+  amount_sats: Sats.optional().describe("Only for invoices without an amount"),
+  max_payment_sats: Sats.optional(),
+  idempotency_key: IdempotencyKey.optional(),
+});
+
+/** PayInvoiceInput in the ledger's units (msat), leaving out what the caller did not give. */
+export function payInvoiceRequest(a: z.infer<typeof PayInvoiceInput>): {
+  invoice: string;
+  amountMsat?: number;
+  maxPaymentMsat?: number;
+  idempotencyKey?: string;
+} {
+  return {
+    invoice: a.invoice,
+    ...(a.amount_sats === undefined ? {} : { amountMsat: a.amount_sats * 1000 }),
+    ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
+    ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
+  };
+}
+
 /** The money fields every money-moving response carries. */
 export const PaymentOutput = z.object({
   status: z.enum(["succeeded", "pending", "failed"]),

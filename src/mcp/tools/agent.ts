@@ -5,9 +5,9 @@ import { walletFor } from "../../wallet/factory";
 import { budgetOut, entryOut, iso, paymentOut, toSats, toSatsFloor } from "../format";
 import {
   Description,
-  IdempotencyKey,
-  Invoice,
   Page,
+  PayInvoiceInput,
+  payInvoiceRequest,
   PaymentHash,
   PaymentOutput,
   Sats,
@@ -133,22 +133,11 @@ const payInvoice = defineTool({
   description:
     "Pays a BOLT 11 invoice from your balance within your limits, after checking it. Never pays the same invoice twice. PAYMENT_PENDING means the outcome is unknown: do not pay again.",
   audience: "agent",
-  input: z.strictObject({
-    invoice: Invoice,
-    amount_sats: Sats.optional().describe("Only for invoices without an amount"),
-    max_payment_sats: Sats.optional(),
-    idempotency_key: IdempotencyKey.optional(),
-  }),
+  input: PayInvoiceInput,
   output: PaymentOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async run(ctx, a) {
-    const p = await payThroughLedger(ctx.env, ctx.agentId!, {
-      invoice: a.invoice,
-      ...(a.amount_sats === undefined ? {} : { amountMsat: a.amount_sats * 1000 }),
-      ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
-      ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
-      ...spendingSession(ctx),
-    });
+    const p = await payThroughLedger(ctx.env, ctx.agentId!, { ...payInvoiceRequest(a), ...spendingSession(ctx) });
     return paymentOut(p);
   },
 });

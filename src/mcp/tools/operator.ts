@@ -5,7 +5,17 @@ import { SatchelError } from "../../errors";
 import type { BudgetPolicy } from "../../ledger/policy";
 import { listTransactions, spentMsat } from "../../store/journal";
 import { budgetOut, journalOut, paymentOut, policyOut, toSatsFloor } from "../format";
-import { AgentId, Description, Host, IdempotencyKey, Invoice, LimitSats, Page, PaymentOutput, Sats } from "../schemas";
+import {
+  AgentId,
+  Description,
+  Host,
+  LimitSats,
+  Page,
+  PayInvoiceInput,
+  payInvoiceRequest,
+  PaymentOutput,
+  Sats,
+} from "../schemas";
 import { defineTool, type ToolContext } from "../tool";
 import { BudgetOutput } from "./agent";
 
@@ -430,21 +440,11 @@ const withdraw = defineTool({
   description:
     "Pays a BOLT 11 invoice from your wallet's unallocated sats (never from agents' balances), with the same checks as pay_invoice.",
   audience: "operator",
-  input: z.strictObject({
-    invoice: Invoice,
-    amount_sats: Sats.optional().describe("Only for invoices without an amount"),
-    max_payment_sats: Sats.optional(),
-    idempotency_key: IdempotencyKey.optional(),
-  }),
+  input: PayInvoiceInput,
   output: PaymentOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async run(ctx, a) {
-    const p = await ops.withdraw(ctx.env, operatorId(ctx), {
-      invoice: a.invoice,
-      ...(a.amount_sats === undefined ? {} : { amountMsat: a.amount_sats * 1000 }),
-      ...(a.max_payment_sats === undefined ? {} : { maxPaymentMsat: a.max_payment_sats * 1000 }),
-      ...(a.idempotency_key === undefined ? {} : { idempotencyKey: a.idempotency_key }),
-    });
+    const p = await ops.withdraw(ctx.env, operatorId(ctx), payInvoiceRequest(a));
     return paymentOut(p);
   },
 });
