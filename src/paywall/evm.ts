@@ -11,7 +11,7 @@ import { caip2Of, EVM_NETWORKS, signingKey, x402KeyView, type EvmNetwork } from 
 import type { Authorization } from "./evm-sign";
 import type { FetchedResponse } from "./http";
 import { btcUsdRate, formatUsdc, usdcToMsat } from "./rate";
-import type { X402Host, X402Offer, X402Paid, X402Quote, X402Requirement } from "./x402";
+import { blankQuote, type X402Host, type X402Offer, type X402Paid, type X402Quote, type X402Requirement } from "./x402";
 
 /** USDC per network (the EIP-712 domain of its EIP-3009 signatures); the only asset Satchel pays. */
 export const USDC: Record<EvmNetwork, { address: string; name: string; version: string }> = {
@@ -62,17 +62,7 @@ export async function quoteEvm(host: X402Host, offer: X402Offer, candidates: X40
   const usable = candidates.filter((r) => shapeProblem(r) === null);
   const configured = usable.filter((r) => key?.networks.includes(caip2Of(r.network)!));
   const r = configured[0] ?? usable[0] ?? candidates[0]!;
-  const base: X402Quote = {
-    offer,
-    requirement: r,
-    protocol: "x402",
-    priceMsat: null,
-    invoice: null,
-    usdcAmount: null,
-    btcUsd: null,
-    spreadPercent: null,
-    refusal: null,
-  };
+  const base = blankQuote(offer, r, "x402");
   const problem = shapeProblem(r);
   if (problem) return { ...base, refusal: problem };
   const id = caip2Of(r.network)!;

@@ -21,7 +21,15 @@ import {
 } from "./l402";
 import { showBody, shownHeaders, type ShownBody } from "./response";
 import { claimKey, recordCall, releaseKey, type CallOutcome, type PaywallCallRow } from "./store";
-import { detectX402, payX402, quoteX402, type X402Offer, type X402Paid, type X402Quote } from "./x402";
+import {
+  detectX402,
+  payX402,
+  quoteX402,
+  type ExternalPayment,
+  type X402Offer,
+  type X402Paid,
+  type X402Quote,
+} from "./x402";
 
 /** Without a per-payment limit on the agent and no max_payment_sats, a paywall may ask at most this. */
 export const DEFAULT_MAX_PAYMENT_SATS = 1000;
@@ -437,14 +445,7 @@ class Flow {
   }
 
   /** Reserves the sats of an X402 USDC payment in the agent's ledger (every limit is enforced there). */
-  async reserveExternal(p: {
-    paymentHash: string;
-    amountMsat: number;
-    expiresAt: number;
-    reference: string;
-    memo: string;
-    host: string;
-  }): Promise<{ paymentId: string }> {
+  async reserveExternal(p: ExternalPayment): Promise<{ paymentId: string }> {
     const r = await call(
       this.ledger.reserveExternal({
         ...p,

@@ -12,6 +12,7 @@ import { caip2Of } from "./evm-key";
 import type { FetchedResponse, RequestSpec } from "./http";
 import type { PaymentProtocol } from "./pay";
 import type { PaymentView } from "../ledger/views";
+import type { ExternalReserveRequest } from "../ledger/agent-ledger";
 
 /** One entry of `accepts`, normalised across v1 and v2. */
 export interface X402Requirement {
@@ -49,6 +50,27 @@ export interface X402Quote {
   refusal: SatchelError | null;
 }
 
+/** A quote of one requirement with nothing priced yet; the quoting code fills in what it learns. */
+export function blankQuote(offer: X402Offer, requirement: X402Requirement, protocol: X402Quote["protocol"]): X402Quote {
+  return {
+    offer,
+    requirement,
+    protocol,
+    priceMsat: null,
+    invoice: null,
+    usdcAmount: null,
+    btcUsd: null,
+    spreadPercent: null,
+    refusal: null,
+  };
+}
+
+/** What an X402 USDC payment reserves; the flow adds the caller's limits and session. */
+export type ExternalPayment = Pick<
+  ExternalReserveRequest,
+  "paymentHash" | "amountMsat" | "expiresAt" | "reference" | "memo"
+> & { host: string };
+
 export interface X402Paid {
   response: FetchedResponse;
   protocol: "x402" | "x402-lightning";
@@ -67,14 +89,7 @@ export interface X402Host {
   /** tries.count ends as the number of attempts (a network failure is retried with the same credential). */
   sendPaid(at: URL, spec: RequestSpec, tries?: { count: number }): Promise<FetchedResponse>;
   /** Reserves sats for a payment outside the wallet (X402 over USDC); see AgentLedger.reserveExternal. */
-  reserveExternal(p: {
-    paymentHash: string;
-    amountMsat: number;
-    expiresAt: number;
-    reference: string;
-    memo: string;
-    host: string;
-  }): Promise<{ paymentId: string }>;
+  reserveExternal(p: ExternalPayment): Promise<{ paymentId: string }>;
   /** Spends (succeeded) or releases (failed) what reserveExternal reserved. */
   settleExternal(paymentId: string, outcome: "succeeded" | "failed", reason?: string): Promise<PaymentView>;
 }
@@ -159,19 +174,12 @@ function refuse(code: "UNSUPPORTED_CHALLENGE" | "AMOUNT_MISMATCH", message: stri
 export async function quoteX402(host: X402Host, offer: X402Offer, network: string): Promise<X402Quote> {
   const ln = offer.accepts.find(isLightning);
   if (ln) {
-    const base = {
-      offer,
-      requirement: ln,
-      protocol: "x402-lightning" as const,
-      usdcAmount: null,
-      btcUsd: null,
-      spreadPercent: null,
-    };
+    const base = blankQuote(offer, ln, "x402-lightning");
     let inv: DecodedInvoice;
     try {
       inv = decodeInvoice(String(ln.extra.invoice));
     } catch (e) {
-      return { ...base, priceMsat: null, invoice: null, refusal: e as SatchelError };
+      return { ...base, refusal: e as SatchelError };
     }
     const priceMsat = inv.amountMsat;
     let refusal: SatchelError | null = null;
@@ -195,16 +203,8 @@ export async function quoteX402(host: X402Host, offer: X402Offer, network: strin
   }
   const evm = offer.accepts.filter((r) => r.scheme === "exact" && caip2Of(r.network) !== null);
   if (evm.length === 0) {
-    const first = offer.accepts[0]!;
     return {
-      offer,
-      requirement: first,
-      protocol: "x402",
-      priceMsat: null,
-      invoice: null,
-      usdcAmount: null,
-      btcUsd: null,
-      spreadPercent: null,
+      ...blankQuote(offer, offer.accepts[0]!, "x402"),
       refusal: refuse(
         "UNSUPPORTED_CHALLENGE",
         `No X402 option Satchel can pay (offered: ${offer.accepts
