@@ -3,7 +3,7 @@ import type { WebSession } from "../auth/session";
 import type { KeyRecord } from "../store/accounts";
 import type { WalletConnectionView } from "../wallet/connection";
 import { walletLabel } from "./dashboard-agents";
-import { csrfField, statusBadge, when } from "./dashboard-layout";
+import { csrfField, dataTable, statusBadge, when } from "./dashboard-layout";
 import { html, type SafeHtml } from "./html";
 
 /** One OAuth grant as listed: what the consent page stored as its (non-secret) metadata. */
@@ -66,23 +66,7 @@ export function clientsBody(d: { session: WebSession; clients: ClientRow[] | nul
   );
   return html`${head}
     <div class="card flush">
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th>Client</th>
-              <th>Agent</th>
-              <th class="num">Connection cap (sats)</th>
-              <th>Connected</th>
-              <th>Expires</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            ${rows}
-          </tbody>
-        </table>
-      </div>
+      ${dataTable(["Client", "Agent", ["Connection cap (sats)", "num"], "Connected", "Expires", ""], rows)}
     </div>`;
 }
 
@@ -139,22 +123,7 @@ export function keysBody(d: {
       ${
         rows.length === 0
           ? html`<div class="empty">No keys yet.</div>`
-          : html`<div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Key</th>
-                    <th>Belongs to</th>
-                    <th>Created</th>
-                    <th>Status</th>
-                    <th></th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${rows}
-                </tbody>
-              </table>
-            </div>`
+          : dataTable(["Key", "Belongs to", "Created", "Status", ""], rows)
       }
     </div>
     <p class="small muted">

@@ -7,7 +7,7 @@ import type { AgentRecord } from "../store/accounts";
 import type { JournalRow } from "../store/journal";
 import type { WalletConnectionView } from "../wallet/connection";
 import { sparkline, spendingChart, type DayPoint } from "./dashboard-chart";
-import { csrfField, limitText, satsCeil, satsFloor, statusBadge, when } from "./dashboard-layout";
+import { csrfField, dataTable, limitText, satsCeil, satsFloor, statusBadge, when } from "./dashboard-layout";
 import { transactionsTable } from "./dashboard-transactions";
 import { html, type SafeHtml } from "./html";
 
@@ -198,25 +198,19 @@ export function overviewBody(d: OverviewData): SafeHtml {
       ${
         rows.length === 0
           ? html`<div class="empty">No agents yet. Create one below and give its API key to your MCP client.</div>`
-          : html`<div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Agent</th>
-                    <th>Status</th>
-                    <th class="num">Balance</th>
-                    <th class="num">Reserved</th>
-                    <th class="num">Spent</th>
-                    <th>Limits (sats)</th>
-                    <th>30 days</th>
-                    <th></th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${rows}
-                </tbody>
-              </table>
-            </div>`
+          : dataTable(
+              [
+                "Agent",
+                "Status",
+                ["Balance", "num"],
+                ["Reserved", "num"],
+                ["Spent", "num"],
+                "Limits (sats)",
+                "30 days",
+                "",
+              ],
+              rows,
+            )
       }
       ${d.more ? html`<div class="pager muted small">Showing the first ${d.agents.length} agents.</div>` : ""}
     </div>

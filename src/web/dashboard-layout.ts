@@ -169,6 +169,26 @@ export function dashboardPage(p: DashboardPage): Response {
   return new Response(doc.value, { status: p.status ?? 200, headers: securityHeaders(nonce) });
 }
 
+/** A column heading; "num" right-aligns a column of figures. */
+export type Column = string | readonly [label: string, align: "num"];
+
+/** A table in its scrolling wrapper: one heading per column, then the rows as given. */
+export function dataTable(columns: readonly Column[], rows: readonly SafeHtml[]): SafeHtml {
+  const heads = columns.map((c) => (typeof c === "string" ? html`<th>${c}</th>` : html`<th class="num">${c[0]}</th>`));
+  return html`<div class="table-wrap">
+    <table>
+      <thead>
+        <tr>
+          ${heads}
+        </tr>
+      </thead>
+      <tbody>
+        ${rows}
+      </tbody>
+    </table>
+  </div>`;
+}
+
 /** The hidden CSRF field every dashboard form carries. */
 export function csrfField(session: WebSession): SafeHtml {
   return html`<input type="hidden" name="csrf" value="${session.csrf}" />`;

@@ -2,7 +2,7 @@
 import type { WebSession } from "../auth/session";
 import type { JournalRow } from "../store/journal";
 import { AGENT_ID } from "./dashboard-forms";
-import { satsCeil, statusBadge, when } from "./dashboard-layout";
+import { dataTable, satsCeil, statusBadge, when } from "./dashboard-layout";
 import { html, type SafeHtml } from "./html";
 
 export const STATUSES = ["open", "reserved", "pending", "succeeded", "failed", "expired"] as const;
@@ -77,26 +77,20 @@ export function transactionsTable(rows: JournalRow[], names: Map<string, string>
       <td class="small mono">${other}</td>
     </tr>`;
   });
-  return html`<div class="table-wrap">
-    <table>
-      <thead>
-        <tr>
-          <th>Time</th>
-          ${agentColumn ? html`<th>Agent</th>` : ""}
-          <th>Direction</th>
-          <th>Kind</th>
-          <th>Status</th>
-          <th class="num">Amount (sats)</th>
-          <th class="num">Fee</th>
-          <th>Memo</th>
-          <th>Counterparty / host</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${body}
-      </tbody>
-    </table>
-  </div>`;
+  return dataTable(
+    [
+      "Time",
+      ...(agentColumn ? ["Agent"] : []),
+      "Direction",
+      "Kind",
+      "Status",
+      ["Amount (sats)", "num"],
+      ["Fee", "num"],
+      "Memo",
+      "Counterparty / host",
+    ],
+    body,
+  );
 }
 
 export interface TransactionsData {
