@@ -2,25 +2,14 @@
 // payloads shown as text (no script runs), choosing an existing agent, and Deny returning
 // access_denied to the client.
 import { createHash, randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchChromium, localhostUrl, oauthCallbackServer, screenshot } from "./browser";
+import { describe, expect, inject, it } from "vitest";
+import { browserSuite, localhostUrl, screenshot } from "./browser";
 
 const BASE = localhostUrl(inject("satchelUrl"));
 const DEV_KEY = inject("satchelDevKey");
 const PAYLOAD = `<img src=x onerror="alert('xss')"><script>alert("xss")</script>`;
 
-let browser: Awaited<ReturnType<typeof launchChromium>>;
-let callback: Awaited<ReturnType<typeof oauthCallbackServer>>;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  callback = await oauthCallbackServer();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await callback?.close();
-});
+const suite = browserSuite();
 
 async function tool(name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
   const res = await fetch(`${BASE}/mcp`, {
@@ -43,7 +32,7 @@ function authorizeUrl(clientId: string): string {
   const q = new URLSearchParams({
     response_type: "code",
     client_id: clientId,
-    redirect_uri: callback.url,
+    redirect_uri: suite.callback.url,
     code_challenge: challenge,
     code_challenge_method: "S256",
     state: "browser-consent",
@@ -61,13 +50,13 @@ describe("consent page in Chromium", () => {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({
           client_name: PAYLOAD,
-          redirect_uris: [callback.url],
+          redirect_uris: [suite.callback.url],
           token_endpoint_auth_method: "none",
         }),
       })
     ).json()) as { client_id: string };
 
-    const context = await browser.newContext();
+    const context = await suite.browser.newContext();
     const page = await context.newPage();
     const dialogs: string[] = [];
     page.on("dialog", (d) => {
@@ -82,7 +71,7 @@ describe("consent page in Chromium", () => {
     await page.locator(`input[name=agent][value="${agent.agent_id}"]`).check();
     expect(await page.locator(`label:has(input[value="${agent.agent_id}"]) strong`).textContent()).toBe(PAYLOAD);
     await screenshot(page, "consent-existing-agents");
-    const redirected = callback.next();
+    const redirected = suite.callback.next();
     await page.click("#deny");
     const params = await redirected;
     expect(params.get("error")).toBe("access_denied");

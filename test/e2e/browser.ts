@@ -7,6 +7,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { bech32 } from "@scure/base";
 import { chromium } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const SCREENSHOTS = join(process.cwd(), "test-results", "screenshots");
@@ -106,5 +107,35 @@ export async function oauthCallbackServer(): Promise<{
     url: `http://127.0.0.1:${port}/callback`,
     next: () => new Promise((resolve) => waiting.push(resolve)),
     close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Chromium and an OAuth callback server for the tests of one file: started before them, closed
+ * after. Read the fields inside tests (they are set by beforeAll).
+ */
+export function browserSuite(): {
+  readonly browser: Awaited<ReturnType<typeof launchChromium>>;
+  readonly callback: Awaited<ReturnType<typeof oauthCallbackServer>>;
+} {
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+  let callback: Awaited<ReturnType<typeof oauthCallbackServer>> | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+    callback = await oauthCallbackServer();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await callback?.close();
+  });
+  return {
+    get browser() {
+      if (!browser) throw new Error("Chromium is not started yet (use it inside a test)");
+      return browser;
+    },
+    get callback() {
+      if (!callback) throw new Error("The OAuth callback server is not started yet (use it inside a test)");
+      return callback;
+    },
   };
 }

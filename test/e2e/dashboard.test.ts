@@ -3,8 +3,8 @@
 // and revoking a connected OAuth client. The agent pays with its own key over /mcp (raw JSON-RPC).
 // Screenshots go to test-results/screenshots/dashboard-*.png.
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchChromium, localhostUrl, oauthCallbackServer, screenshot, testWallet } from "./browser";
+import { describe, expect, inject, it } from "vitest";
+import { browserSuite, localhostUrl, screenshot, testWallet } from "./browser";
 
 // OAuth and cookies want a name, not an IP: the same loopback server as `localhost`.
 const BASE = localhostUrl(inject("satchelUrl"));
@@ -66,22 +66,11 @@ async function lab<T>(body: Record<string, unknown>): Promise<T> {
   return (await res.json()) as T;
 }
 
-let browser: Awaited<ReturnType<typeof launchChromium>>;
-let callback: Awaited<ReturnType<typeof oauthCallbackServer>>;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  callback = await oauthCallbackServer();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await callback?.close();
-});
+const suite = browserSuite();
 
 describe("dashboard in Chromium", () => {
   it("creates an agent, edits its budget, kills it, downloads the CSV and revokes a client", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    const context = await suite.browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -178,7 +167,7 @@ describe("dashboard in Chromium", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         client_name: "E2E dashboard client",
-        redirect_uris: [callback.url],
+        redirect_uris: [suite.callback.url],
         token_endpoint_auth_method: "none",
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
@@ -192,7 +181,7 @@ describe("dashboard in Chromium", () => {
     for (const [k, v] of Object.entries({
       response_type: "code",
       client_id,
-      redirect_uri: callback.url,
+      redirect_uri: suite.callback.url,
       code_challenge: challenge,
       code_challenge_method: "S256",
       scope: "mcp",
@@ -203,7 +192,7 @@ describe("dashboard in Chromium", () => {
     }
     await page.goto(authorize.toString());
     await page.check(`input[name=agent][value="${agentId}"]`);
-    const redirected = callback.next();
+    const redirected = suite.callback.next();
     await page.click("#approve");
     const params = await redirected;
     const tokenRes = await fetch(`${BASE}/oauth/token`, {
@@ -212,7 +201,7 @@ describe("dashboard in Chromium", () => {
       body: new URLSearchParams({
         grant_type: "authorization_code",
         code: params.get("code")!,
-        redirect_uri: callback.url,
+        redirect_uri: suite.callback.url,
         client_id,
         code_verifier: verifier,
         resource: BASE,
@@ -256,7 +245,7 @@ describe("dashboard in Chromium", () => {
     const W = localhostUrl(inject("walletSatchelUrl"));
     const nwc = await lab<{ uri: string }>({ op: "nwc_wallet", startSats: 7000 });
     const secret = new URLSearchParams(nwc.uri.split("?")[1]).get("secret")!;
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await suite.browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     await page.goto(`${W}/wallet`);
     await page.waitForURL(/\/sign-in\?next=%2Fwallet/);

@@ -12,8 +12,8 @@ import {
   type OAuthDiscoveryState,
   type OAuthTokens,
 } from "@modelcontextprotocol/client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { addVirtualAuthenticator, launchChromium, localhostUrl, oauthCallbackServer, screenshot } from "./browser";
+import { describe, expect, inject, it } from "vitest";
+import { addVirtualAuthenticator, browserSuite, localhostUrl, screenshot } from "./browser";
 
 const BASE = localhostUrl(inject("satchelUrl"));
 const DEV_KEY = inject("satchelDevKey");
@@ -97,22 +97,11 @@ async function call(
   return r.structuredContent!;
 }
 
-let browser: Awaited<ReturnType<typeof launchChromium>>;
-let callback: Awaited<ReturnType<typeof oauthCallbackServer>>;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  callback = await oauthCallbackServer();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await callback?.close();
-});
+const suite = browserSuite();
 
 describe("OAuth with the official MCP client", () => {
   it("discovers, registers, signs up with a passkey, consents, pays, refreshes and revokes", async () => {
-    const provider = new TestOAuthProvider(callback.url);
+    const provider = new TestOAuthProvider(suite.callback.url);
 
     // 1. Without a token /mcp answers 401 with the resource metadata URL; the client discovers the
     //    authorization server, registers itself (DCR) and asks us to open the authorization URL.
@@ -125,7 +114,7 @@ describe("OAuth with the official MCP client", () => {
     expect(authorizationUrl.searchParams.get("resource")).toBe(BASE);
 
     // 2. The browser: sign up with a passkey, save the recovery code, consent with limits.
-    const context = await browser.newContext();
+    const context = await suite.browser.newContext();
     const page = await context.newPage();
     await addVirtualAuthenticator(page);
     await page.goto(authorizationUrl.toString());
@@ -151,7 +140,7 @@ describe("OAuth with the official MCP client", () => {
     await page.fill("#connection_cap_sats", "1500");
     await page.fill("#allowed_hosts", "api.example.com");
     await screenshot(page, "consent");
-    const redirected = callback.next();
+    const redirected = suite.callback.next();
     await page.click("#approve");
     const params = await redirected;
     expect(params.get("code")).toBeTruthy();
