@@ -13,7 +13,7 @@
 // none (WALLET_FEE_RESERVE_* = 0 in vitest.config.ts), so budgets stay exact to the sat.
 import { expect, inject } from "vitest";
 import type { Principal } from "../../../src/auth/principal";
-import { fakeNetwork, MERCHANT, newOperator, nodeOf, ok, START_MSAT, tool } from "../helpers";
+import { fakeNetwork, merchantInvoice, newOperator, nodeOf, ok, START_MSAT, tool } from "../helpers";
 
 export const BACKENDS = ["fake", "nwc", "lnbits"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -52,16 +52,7 @@ const fake: Backend = {
   name: "fake",
   knowsInvoicePreimages: true,
   newOperator,
-  async merchantInvoice(sats, opts = {}) {
-    const made = await fakeNetwork().makeInvoice(MERCHANT, {
-      amountMsat: sats * 1000,
-      description: opts.description ?? "merchant",
-      expirySeconds: 3600,
-      network: "regtest",
-      now: Math.floor((opts.nowMs ?? Date.now()) / 1000),
-    });
-    return made.invoice;
-  },
+  merchantInvoice,
   async walletBalanceMsat(operatorId) {
     return (await fakeNetwork().info(nodeOf(operatorId))).balanceMsat;
   },
