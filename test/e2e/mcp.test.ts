@@ -2,6 +2,8 @@
 // over Streamable HTTP (/mcp) and legacy HTTP+SSE (/sse), plus plain fetch for the HTTP edges.
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { z } from "zod";
+import type { PaymentOutput } from "../../src/mcp/schemas";
 import { AGENT_TOOLS, EVERYONE_TOOLS, OPERATOR_TOOLS } from "../tool-names";
 
 const BASE = inject("satchelUrl");
@@ -31,18 +33,8 @@ interface Invoice {
   description: string | null;
   expires_at: string;
 }
-interface Payment {
-  status: string;
-  payment_id: string;
-  amount_sats: number;
-  fee_sats: number;
-  total_sats: number;
-  payment_hash: string | null;
-  preimage: string | null;
-  budget_remaining_sats: number;
-  internal: boolean;
-  replayed: boolean;
-}
+/** What the money-moving tools answer (their zod output schema). */
+type Payment = z.infer<typeof PaymentOutput>;
 interface InvoiceStatus {
   status: string;
   paid: boolean;

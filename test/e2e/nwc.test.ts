@@ -5,6 +5,8 @@
 // waits for Satchel's own (short, configured) reply timeout.
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { z } from "zod";
+import type { PaymentOutput } from "../../src/mcp/schemas";
 
 const BASE = inject("walletSatchelUrl");
 const DEV_KEY = inject("walletSatchelDevKey");
@@ -15,15 +17,8 @@ interface ToolError {
   message: string;
   hint?: string;
 }
-interface Payment {
-  status: string;
-  amount_sats: number;
-  fee_sats: number;
-  total_sats: number;
-  payment_hash: string | null;
-  preimage: string | null;
-  budget_remaining_sats: number;
-}
+/** What the money-moving tools answer (their zod output schema). */
+type Payment = z.infer<typeof PaymentOutput>;
 
 const clients: Client[] = [];
 async function connect(key: string): Promise<Client> {

@@ -1,32 +1,13 @@
 import { env } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setTransportForTests } from "../../src/paywall/http";
-import { recordsWritten } from "../../src/paywall/pay";
+import { recordsWritten, type PayApiResult } from "../../src/paywall/pay";
 import { listCalls } from "../../src/paywall/store";
 import { albyServer, apertureServer, hostileServer } from "../support/paywalls";
 import { codeOf, journal, newAgent, newOperator, ok, snapshot, tool, walletBalanceMsat } from "./helpers";
 import { failNext, installTransport, merchantInvoices, serve } from "./paywall-support";
 
-interface Paid {
-  status: number;
-  body: unknown;
-  body_type: string;
-  paid: boolean;
-  payment_protocol: string | null;
-  token_reused: boolean;
-  amount_sats: number;
-  fee_sats: number;
-  total_sats: number;
-  payment_hash: string | null;
-  preimage: string | null;
-  budget_remaining_sats: number;
-  price_sats: number | null;
-  would_pay: boolean | null;
-  replayed: boolean;
-  dry_run: boolean;
-  truncated: boolean;
-  note: string | null;
-}
+type Paid = PayApiResult;
 
 beforeAll(() => installTransport());
 afterAll(() => setTransportForTests(null));
