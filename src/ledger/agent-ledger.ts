@@ -102,6 +102,8 @@ export class AgentLedger extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Entries whose wallet call is running in this instance; the reconciler leaves them alone. */
   private readonly inFlight = new Set<string>();
+  /** Calls of this instance that hold the agent's claim on an invoice and have not reserved yet, by hash. */
+  private readonly claimsBeforeReserve = new Map<string, number>();
   private journalChain: Promise<void> = Promise.resolve();
   /** The pending coalesced journal write of the payment paths (journalAfterAnswer), if any. */
   private journalTimer: ReturnType<typeof setTimeout> | null = null;
@@ -470,30 +472,38 @@ export class AgentLedger extends DurableObject<Env> {
           hint: "An invoice is paid once per wallet; ask the payee for a new invoice.",
         });
       }
-      let feeLimitMsat = 0;
-      if (!payee) {
-        try {
-          feeLimitMsat = await walletFeeReserve(wallet, msat(amountMsat));
-        } catch (e) {
-          // The connection cannot be opened; nothing was reserved or paid: give the invoice back.
-          await this.releaseClaim(inv.paymentHash);
-          throw e;
-        }
+      const hash = inv.paymentHash;
+      this.claimsBeforeReserve.set(hash, (this.claimsBeforeReserve.get(hash) ?? 0) + 1);
+      let entry: EntryRow;
+      try {
+        const feeLimitMsat = payee ? 0 : await walletFeeReserve(wallet, msat(amountMsat));
+        // A concurrent call with the same key may have finished while we awaited the lookups above.
+        const late = this.replay(req);
+        if (late) return late;
+        entry = this.reserve({
+          req,
+          paymentHash: hash,
+          invoice: inv.invoice,
+          description: req.memo ?? inv.description,
+          expiresAt: inv.expiresAt,
+          amountMsat,
+          feeLimitMsat,
+          payee,
+        });
+      } catch (e) {
+        // Refused before anything was reserved or paid (the wallet connection cannot be opened, or a
+        // limit refuses amount + fee limit): give the invoice back to the operator's other agents.
+        // Not when a payment of it by this agent exists or is on its way: that one keeps the claim.
+        const otherPaymentHoldsIt =
+          (e instanceof SatchelError && (e.code === "ALREADY_PAID" || e.code === "PAYMENT_PENDING")) ||
+          this.claimsBeforeReserve.get(hash) !== 1;
+        if (!otherPaymentHoldsIt) await this.releaseClaim(hash);
+        throw e;
+      } finally {
+        const n = (this.claimsBeforeReserve.get(hash) ?? 1) - 1;
+        if (n > 0) this.claimsBeforeReserve.set(hash, n);
+        else this.claimsBeforeReserve.delete(hash);
       }
-      // A concurrent call with the same key may have finished while we awaited the lookups above.
-      const late = this.replay(req);
-      if (late) return late;
-
-      const entry = this.reserve({
-        req,
-        paymentHash: inv.paymentHash,
-        invoice: inv.invoice,
-        description: req.memo ?? inv.description,
-        expiresAt: inv.expiresAt,
-        amountMsat,
-        feeLimitMsat,
-        payee,
-      });
 
       this.inFlight.add(entry.id);
       let outcome: PaymentOutcome;
@@ -505,7 +515,7 @@ export class AgentLedger extends DurableObject<Env> {
               paymentHash: inv.paymentHash,
               amountMsat: msat(amountMsat),
               zeroAmount: inv.amountMsat === null,
-              feeLimitMsat: msat(feeLimitMsat),
+              feeLimitMsat: msat(entry.fee_limit_msat),
             });
       } catch (e) {
         // A thrown wallet call may still have sent the payment: unknown, never "failed".
