@@ -11,7 +11,7 @@ import { call, flushJournal, ledgerStub, payThroughLedger } from "../ledger/clie
 import type { AgentSnapshot, PaymentView } from "../ledger/views";
 import { msat } from "../money";
 import * as accounts from "../store/accounts";
-import { listTransactions, type JournalRow, type TransactionFilter } from "../store/journal";
+import { listTransactions, spentMsat, type JournalRow, type TransactionFilter } from "../store/journal";
 import { walletFor } from "../wallet/factory";
 
 export type Period = "24h" | "7d" | "30d" | "all";
@@ -342,6 +342,16 @@ export async function journalUpToDate(env: Env, operatorId: string, agentId?: st
 export async function listJournal(env: Env, filter: TransactionFilter): Promise<JournalRow[]> {
   await journalUpToDate(env, filter.operatorId, filter.agentId);
   return listTransactions(env.DB, filter);
+}
+
+/** A page of the journal and what its matching payments spent in all (every page), up to date. */
+export async function paymentHistory(
+  env: Env,
+  filter: TransactionFilter,
+): Promise<{ rows: JournalRow[]; spentMsat: number }> {
+  await journalUpToDate(env, filter.operatorId, filter.agentId);
+  const [rows, spent] = await Promise.all([listTransactions(env.DB, filter), spentMsat(env.DB, filter)]);
+  return { rows, spentMsat: spent };
 }
 
 /** The operator's journal (optionally one agent, a date range) as JSON or CSV. */

@@ -3,7 +3,6 @@ import * as agents from "../../accounts/agents";
 import * as ops from "../../accounts/operator";
 import { SatchelError } from "../../errors";
 import type { BudgetPolicy } from "../../ledger/policy";
-import { listTransactions, spentMsat } from "../../store/journal";
 import { budgetOut, journalOut, paymentOut, policyOut, toSatsFloor } from "../format";
 import {
   AgentId,
@@ -215,20 +214,17 @@ const paymentHistory = defineTool({
   async run(ctx, a) {
     const agentId =
       a.agent_id === undefined ? undefined : await agents.resolveAgent(ctx.env, ctx.principal, a.agent_id);
-    await ops.journalUpToDate(ctx.env, operatorId(ctx), agentId);
-    const filter = {
+    const { rows, spentMsat } = await ops.paymentHistory(ctx.env, {
       operatorId: operatorId(ctx),
       ...(agentId ? { agentId } : {}),
       ...(a.direction ? { direction: a.direction } : {}),
       ...(a.status ? { status: a.status } : {}),
       ...(a.since ? { since: Date.parse(a.since) } : {}),
       ...(a.until ? { until: Date.parse(a.until) } : {}),
-    };
-    const [rows, spent] = await Promise.all([
-      listTransactions(ctx.env.DB, { ...filter, limit: a.limit, offset: a.offset }),
-      spentMsat(ctx.env.DB, filter),
-    ]);
-    return { transactions: rows.map(journalOut), total_spent_sats: Math.ceil(spent / 1000) };
+      limit: a.limit,
+      offset: a.offset,
+    });
+    return { transactions: rows.map(journalOut), total_spent_sats: Math.ceil(spentMsat / 1000) };
   },
 });
 
