@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, inject, it } from "vitest";
 import { browserSuite, localhostUrl, screenshot, testWallet } from "./browser";
+import { labControl } from "../support/nwc/control";
 
 // OAuth and cookies want a name, not an IP: the same loopback server as `localhost`.
 const BASE = localhostUrl(inject("satchelUrl"));
@@ -53,17 +54,6 @@ async function merchantInvoice(sats: number, description: string): Promise<strin
 
 function b64url(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64url");
-}
-
-/** The wallet lab's test controls (test/support/nwc/lab.ts). */
-async function lab<T>(body: Record<string, unknown>): Promise<T> {
-  const res = await fetch(`${inject("labUrl")}/control`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as T;
 }
 
 const suite = browserSuite();
@@ -243,7 +233,7 @@ describe("dashboard in Chromium", () => {
   it("connects an NWC wallet (the wallet lab's) after testing it, and the agents' payments go through it", async () => {
     // The wallet tests' server: it has a WALLET_SECRET_KEY. A fresh operator (LNURL-auth), so no other test's wallet moves.
     const W = localhostUrl(inject("walletSatchelUrl"));
-    const nwc = await lab<{ uri: string }>({ op: "nwc_wallet", startSats: 7000 });
+    const nwc = await labControl<{ uri: string }>(inject("labUrl"), "nwc_wallet", { startSats: 7000 });
     const secret = new URLSearchParams(nwc.uri.split("?")[1]).get("secret")!;
     const context = await suite.browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
@@ -275,10 +265,14 @@ describe("dashboard in Chromium", () => {
     await page.fill("#initial_balance_sats", "1000");
     await page.getByRole("button", { name: "Create agent" }).click();
     const apiKey = (await page.locator("[data-testid=new-key]").textContent())!.trim();
-    const inv = await lab<{ invoice: string; payment_hash: string }>({ op: "invoice", amount_sats: 100 });
+    const inv = await labControl<{ invoice: string; payment_hash: string }>(inject("labUrl"), "invoice", {
+      amount_sats: 100,
+    });
     const r = await callTool(apiKey, "pay_invoice", { invoice: inv.invoice }, W);
     expect(r.structuredContent).toMatchObject({ status: "succeeded", amount_sats: 100 });
-    expect(await lab({ op: "invoice_status", payment_hash: inv.payment_hash })).toMatchObject({ status: "paid" });
+    expect(await labControl(inject("labUrl"), "invoice_status", { payment_hash: inv.payment_hash })).toMatchObject({
+      status: "paid",
+    });
     await page.goto(`${W}/`);
     expect(await page.textContent(".stats")).toContain("6,900");
     await screenshot(page, "dashboard-overview-nwc");

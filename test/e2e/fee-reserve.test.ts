@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { z } from "zod";
 import type { PaymentOutput } from "../../src/mcp/schemas";
 import { startLocalServer } from "../../scripts/local-server.mjs";
+import { labControl } from "../support/nwc/control";
 
 const LAB = inject("labUrl");
 const FEE_RESERVE_PPM = 100_000;
@@ -36,15 +37,8 @@ async function errorCode(c: Client, name: string, args: Record<string, unknown>)
   return (r.structuredContent as { code: string }).code;
 }
 
-async function lab<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${LAB}/control`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ op, ...args }),
-  });
-  if (!res.ok) throw new Error(`lab ${op}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const lab = <T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}) =>
+  labControl<T>(LAB, op, args);
 
 const merchantInvoice = (sats: number) =>
   lab<{ invoice: string; payment_hash: string }>("invoice", { amount_sats: sats });

@@ -7,6 +7,7 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { z } from "zod";
 import type { PaymentOutput } from "../../src/mcp/schemas";
+import { labControl } from "../support/nwc/control";
 
 const BASE = inject("walletSatchelUrl");
 const DEV_KEY = inject("walletSatchelDevKey");
@@ -47,15 +48,8 @@ async function fail(c: Client, name: string, args: Record<string, unknown>): Pro
   expect(r.isError, `${name} should fail: ${JSON.stringify(r.structuredContent)}`).toBe(true);
   return r.structuredContent as unknown as ToolError;
 }
-async function lab<T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${LAB}/control`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ op, ...args }),
-  });
-  if (!res.ok) throw new Error(`lab ${op}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const lab = <T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}) =>
+  labControl<T>(LAB, op, args);
 
 let op: Client;
 /** A fresh agent of the operator with a balance; returns its client. */

@@ -14,6 +14,7 @@
 import { expect, inject } from "vitest";
 import type { Principal } from "../../../src/auth/principal";
 import { fakeNetwork, merchantInvoice, newOperator, nodeOf, ok, START_MSAT, tool } from "../helpers";
+import { labControl } from "../../support/nwc/control";
 
 export const BACKENDS = ["fake", "nwc", "lnbits"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -73,15 +74,8 @@ const fake: Backend = {
 };
 
 /** One call to the wallet lab's control API. */
-export async function lab<T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${inject("labUrl")}/control`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ op, ...args }),
-  });
-  if (!res.ok) throw new Error(`lab ${op}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+export const lab = <T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}) =>
+  labControl<T>(inject("labUrl"), op, args);
 
 /** The lab node behind each operator's wallet, by operator id. */
 const labNodes = new Map<string, string>();
