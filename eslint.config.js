@@ -28,6 +28,7 @@ export default tseslint.config(
         URLSearchParams: "readonly",
         TextEncoder: "readonly",
         Buffer: "readonly",
+        AbortSignal: "readonly",
       },
     },
   },

@@ -13,12 +13,12 @@ interface __BaseEnv_Env {
 	LEDGER: DurableObjectNamespace<import("./src/index").AgentLedger>;
 	FAKE_LN: DurableObjectNamespace<import("./src/index").FakeLightningNetwork>;
 	MCP_OBJECT: DurableObjectNamespace<import("./src/index").SatchelSseSession>;
-	NWC_SESSIONS: DurableObjectNamespace<import("./src/index").NwcSession>;
+	OPERATOR_DESKS: DurableObjectNamespace<import("./src/index").OperatorDesk>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./src/index");
-		durableNamespaces: "AgentLedger" | "FakeLightningNetwork" | "SatchelSseSession" | "NwcSession";
+		durableNamespaces: "AgentLedger" | "FakeLightningNetwork" | "SatchelSseSession" | "OperatorDesk";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

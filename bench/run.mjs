@@ -159,6 +159,8 @@ async function main() {
   process.once("SIGINT", stopOnSignal);
   process.once("SIGTERM", stopOnSignal);
   const { url, devKey } = server;
+  // The Worker's own socket inside wrangler dev, past wrangler's dev proxy (see local-server).
+  const directUrl = await server.directUrl();
   const clients = [];
   try {
     const operator = await connect(url, devKey, "operator");
@@ -337,7 +339,7 @@ async function main() {
     for (const [name, run] of [
       ["auth", () => benchAuth({ url, agentKey: agent.api_key, n: QUICK ? 50 : 300 })],
       ["paid APIs", () => benchPaywall({ url, devKey, ...(QUICK ? { n: 10 } : {}) })],
-      ["NWC", () => benchNwc({ url, devKey, ...(QUICK ? { n: 5 } : {}) })],
+      ["NWC", () => benchNwc({ url, directUrl, devKey, ...(QUICK ? { n: 5 } : {}) })],
     ]) {
       step(`${name} benchmark…`);
       try {

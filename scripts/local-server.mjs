@@ -17,7 +17,7 @@
 // to serve src/ live (wrangler then rebuilds and restarts on every save).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -126,7 +126,7 @@ function killGroup(child, signal) {
  * loopback HTTP call from workerd to wrangler's Node process on every request; the benchmark uses
  * "warn" so its figures time the Worker, not that log line.
  * @param {{ port?: number, inspectorPort?: number, timeoutMs?: number, snapshot?: boolean, logLevel?: string, log?: (line: string) => void }} [options]
- * @returns {Promise<{ url: string, devKey: string, port: number, persistDir: string, output: () => string, stop: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, devKey: string, port: number, persistDir: string, output: () => string, directUrl: () => Promise<string | null>, stop: () => Promise<void> }>}
  */
 export async function startLocalServer(options = {}) {
   const timeoutMs = options.timeoutMs ?? 120_000;
@@ -265,7 +265,9 @@ export async function startLocalServer(options = {}) {
       throw new Error(`/health answered ${health.status} ${JSON.stringify(body)}`);
     }
     clearTimeout(timer);
-    return { url, devKey, port, persistDir, output: () => out.text(), stop };
+    let direct;
+    const directUrl = () => (direct ??= workerSocketUrl(child.pid, port));
+    return { url, devKey, port, persistDir, output: () => out.text(), directUrl, stop };
   } catch (e) {
     clearTimeout(timer);
     await stop();
@@ -274,4 +276,48 @@ export async function startLocalServer(options = {}) {
       { cause: e },
     );
   }
+}
+
+/**
+ * The Worker's own socket inside `wrangler dev`, for benchmarks that measure Satchel rather than the
+ * dev server. wrangler's public port is served by its ProxyWorker: a Durable Object in a second
+ * workerd that queues each request (for hot reloads) and forwards it with fetch to the workerd
+ * running Satchel. That hop exists only in development and costs about as much CPU per request as
+ * Satchel's MCP layer. wrangler does not print the inner address, so it is found the way `ss -ltnp`
+ * would: the loopback TCP sockets listened on by processes of wrangler's process group, each asked
+ * for /health. Linux only (it reads /proc); null elsewhere or when no socket answers as Satchel.
+ */
+async function workerSocketUrl(groupId, publicPort) {
+  if (process.platform !== "linux") return null;
+  const inodes = new Set();
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      // Field 5 of /proc/<pid>/stat is the process group; the name (field 2) may contain spaces.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== groupId) continue;
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const ports = [];
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local address 127.0.0.1 (0100007F, little-endian hex), state 0A = LISTEN, column 10 = inode
+    if (f.length < 10 || f[3] !== "0A" || !f[1].startsWith("0100007F:") || !inodes.has(f[9])) continue;
+    const p = parseInt(f[1].slice(9), 16);
+    if (p !== publicPort) ports.push(p);
+  }
+  for (const p of ports.sort((a, b) => a - b)) {
+    const url = `http://127.0.0.1:${p}`;
+    const body = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => (r.ok ? r.json() : null),
+      () => null,
+    );
+    if (body?.ok === true && body.service === "satchel") return url;
+  }
+  return null;
 }

@@ -20,7 +20,7 @@ import { app } from "./web/app";
 
 export { AgentLedger } from "./ledger/agent-ledger";
 export { FakeLightningNetwork } from "./wallet/fake-network";
-export { NwcSession } from "./wallet/nwc-session";
+export { OperatorDesk } from "./wallet/operator-desk";
 export { SatchelSseSession };
 
 /*

@@ -6,11 +6,9 @@ import { decodeInvoice, isExpired } from "../lightning/bolt11";
 import { paymentHashOf, preimageMatches } from "../lightning/preimage";
 import { msat } from "../money";
 import { capture, type Result } from "../result";
-import { recordInvoiceOwner, releaseClaim, routeAndClaim } from "../store/invoices";
 import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
-import { storedWalletQuery, type StoredWalletRow } from "../wallet/connection";
-import { supportsKeysend, walletFeeReserve, walletFor, walletFromStored } from "../wallet/factory";
+import { deskStub, supportsKeysend, walletFeeReserve, walletFor, walletFromStored } from "../wallet/factory";
 import { failureHint } from "../wallet/wallet-errors";
 import { checkSpend, hostAllowed, remaining, type BudgetPolicy, type SpendState } from "./policy";
 import { LEDGER_SCHEMA, LEDGER_UPGRADES, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
@@ -325,10 +323,9 @@ export class AgentLedger extends DurableObject<Env> {
         now,
         now,
       );
-      await recordInvoiceOwner(this.env.DB, {
+      await deskStub(this.env, agent.operator_id).recordInvoice({
         paymentHash: made.paymentHash,
         agentId: agent.id,
-        operatorId: agent.operator_id,
         amountMsat: req.amountMsat,
         createdAt: now,
         expiresAt: made.expiresAt,
@@ -454,19 +451,24 @@ export class AgentLedger extends DurableObject<Env> {
       // reservation checks again, with the fee limit, after the awaits below.)
       this.assertSpendAllowed(agent, req, amountMsat, 0);
       // Where the money goes is decided before the reservation: the reservation step must not await.
-      // The operator's wallet connection comes back in the same D1 batch; an internal payment
-      // simply does not use it.
-      const { owner, claimant, also } = await routeAndClaim<StoredWalletRow>(
-        this.env.DB,
-        { operatorId: agent.operator_id, paymentHash: inv.paymentHash, agentId: agent.id, at: this.now() },
-        storedWalletQuery(this.env, agent.operator_id),
-      );
-      const wallet = walletFromStored(this.env, agent.operator_id, also);
-      if (owner?.agent_id === agent.id) {
+      // The operator's desk routes and claims the invoice and returns the wallet connection in one
+      // call (no D1 round trip on the way to the wallet); an internal payment does not use it.
+      const {
+        owner,
+        claimant,
+        wallet: stored,
+      } = await deskStub(this.env, agent.operator_id).claim({
+        operatorId: agent.operator_id,
+        paymentHash: inv.paymentHash,
+        agentId: agent.id,
+        at: this.now(),
+      });
+      const wallet = walletFromStored(this.env, agent.operator_id, stored);
+      if (owner === agent.id) {
         await this.releaseClaim(inv.paymentHash);
         throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
       }
-      const payee = owner && owner.operator_id === agent.operator_id ? owner.agent_id : null;
+      const payee = owner;
       if (claimant !== agent.id) {
         throw new SatchelError("ALREADY_PAID", "Another agent of this operator has paid or is paying this invoice.", {
           hint: "An invoice is paid once per wallet; ask the payee for a new invoice.",
@@ -818,7 +820,7 @@ export class AgentLedger extends DurableObject<Env> {
   private async releaseClaim(paymentHash: string): Promise<void> {
     const agent = this.requireAgent();
     try {
-      await releaseClaim(this.env.DB, { operatorId: agent.operator_id, paymentHash, agentId: agent.id });
+      await deskStub(this.env, agent.operator_id).releaseClaim({ paymentHash, agentId: agent.id });
     } catch (err) {
       // A stale claim only stops other agents from retrying this invoice; it never moves money.
       console.warn("could not release payment claim", { paymentHash, error: errorName(err) });

@@ -2,7 +2,7 @@ import { getConfig } from "../config";
 import { SatchelError } from "../errors";
 import type { WalletInfo } from "./backend";
 import { saveWalletConnection, validateWalletConnection, type WalletConnectionInput } from "./connection";
-import { backendFor, nwcSessionStub } from "./factory";
+import { backendFor, deskStub } from "./factory";
 
 export interface ConnectedWallet {
   type: "nwc" | "lnbits" | "fake";
@@ -40,8 +40,8 @@ export async function connectWallet(
     throw e;
   }
   const view = await saveWalletConnection(env, operatorId, input);
-  // The operator's session object must not keep talking to the previous wallet.
-  await nwcSessionStub(env, operatorId)?.reset();
+  // The operator's desk must neither pay with nor keep talking to the previous wallet.
+  await deskStub(env, operatorId).walletChanged();
   return { type: view.type, description: view.description, info, balanceMsat, ...assess(env, info) };
 }
 

@@ -12,18 +12,12 @@ import type {
 import { openStoredSecret, readWalletSecret, type StoredWalletRow, type WalletSecret } from "./connection";
 import { FAKE_NETWORK_NAME, FakeWallet } from "./fake";
 import { LnbitsWallet } from "./lnbits";
-import { DirectNwcTransport, NwcWallet, type NwcTransport } from "./nwc";
-import { SessionNwcTransport, type NwcSession } from "./nwc-session";
+import { NwcWallet } from "./nwc";
+import { DeskNwcTransport, type OperatorDesk } from "./operator-desk";
 
-/** The optional binding of the per-operator NWC session objects (see wrangler.jsonc). */
-interface SessionEnv {
-  NWC_SESSIONS?: DurableObjectNamespace<NwcSession>;
-}
-
-/** The operator's NwcSession object, when the deployment binds them. */
-export function nwcSessionStub(env: Env, operatorId: string): DurableObjectStub<NwcSession> | null {
-  const ns = (env as unknown as SessionEnv).NWC_SESSIONS;
-  return ns ? ns.get(ns.idFromName(operatorId)) : null;
+/** The operator's desk: invoice register, payment claims and the live NWC connection. */
+export function deskStub(env: Env, operatorId: string): DurableObjectStub<OperatorDesk> {
+  return env.OPERATOR_DESKS.get(env.OPERATOR_DESKS.idFromName(operatorId));
 }
 
 /** The operator's built-in fake wallet. */
@@ -37,9 +31,7 @@ export function fakeWalletFor(env: Env, operatorId: string): FakeWallet {
 export function backendFor(env: Env, operatorId: string, secret: WalletSecret | null): WalletBackend {
   if (secret === null) return fakeWalletFor(env, operatorId);
   if (secret.type === "lnbits") return new LnbitsWallet(env, secret.url, secret.apiKey);
-  const stub = nwcSessionStub(env, operatorId);
-  const transport: NwcTransport = stub ? new SessionNwcTransport(stub, secret.uri) : new DirectNwcTransport(secret.uri);
-  return new NwcWallet(env, transport);
+  return new NwcWallet(env, new DeskNwcTransport(deskStub(env, operatorId), secret.uri));
 }
 
 /**

@@ -1,8 +1,7 @@
 /**
  * The Nostr Wallet Connect backend (NIP-47). The wallet talks over relays through an NwcTransport:
- * the per-operator NwcSession Durable Object when it is bound (one warm connection for every agent
- * of the operator, and payment notifications), otherwise a client opened for the call and closed
- * after it. Either way the outcome rules are the same:
+ * in the Worker, the operator's OperatorDesk Durable Object (one warm connection for every agent of
+ * the operator, and payment notifications). The outcome rules:
  *
  * - a wallet error that certainly moved no money → failed, with its Satchel code;
  * - no reply in time, INTERNAL/OTHER, or a dropped relay after the request left → pending: the
@@ -28,7 +27,6 @@ import {
   NwcTimeoutError,
   NwcUnavailableError,
   NwcWalletError,
-  parseNwcUri,
   pickEncryption,
   type NwcServiceInfo,
 } from "./nwc-client";
@@ -77,29 +75,6 @@ export async function describeClient(client: NwcClient): Promise<NwcDescribeResu
     return { ok: true, info, encryption: pickEncryption(info), connects: client.connects };
   } catch (e) {
     return { ok: false, message: e instanceof Error ? e.message.slice(0, 200) : "unknown error" };
-  }
-}
-
-/** A transport that opens a client for each call and closes it after: correct anywhere, but cold every time. */
-export class DirectNwcTransport implements NwcTransport {
-  constructor(private readonly uri: string) {}
-
-  async call(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<NwcCallResult> {
-    const client = new NwcClient(parseNwcUri(this.uri));
-    try {
-      return await callClient(client, method, params, timeoutMs);
-    } finally {
-      client.close();
-    }
-  }
-
-  async describe(): Promise<NwcDescribeResult> {
-    const client = new NwcClient(parseNwcUri(this.uri));
-    try {
-      return await describeClient(client);
-    } finally {
-      client.close();
-    }
   }
 }
 

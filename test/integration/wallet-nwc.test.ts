@@ -2,14 +2,14 @@
 // Nostr relay and @getalby/sdk's NWCWalletService): the relay dropping the connection mid-payment,
 // and wallets that never answer. Each time the agent hears PAYMENT_PENDING, the sats stay held and
 // the wallet got exactly one payment request; then the ledger's alarm reconciles with lookup_invoice
-// over the operator's NwcSession (which reconnects by itself) — settled when the wallet paid,
+// over the operator's OperatorDesk (which reconnects by itself) — settled when the wallet paid,
 // released when it says failed or never saw it — and nothing is ever paid twice.
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ledgerStub } from "../../src/ledger/client";
 import { decodeInvoice } from "../../src/lightning/bolt11";
 import { paymentHashOf } from "../../src/lightning/preimage";
-import { nwcSessionStub } from "../../src/wallet/factory";
+import { deskStub } from "../../src/wallet/factory";
 import { codeOf, newAgent, newOperator, ok, snapshot, tool } from "./helpers";
 import { lab, type WalletMode } from "./scenarios/backends";
 
@@ -64,7 +64,7 @@ describe("NWC: the relay drops the connection mid-payment", () => {
       await tool(agent.principal, "get_transactions", { direction: "out" }),
     ).transactions;
     expect(tx).toMatchObject({ status: "succeeded", payment_hash: hash });
-    expect(await nwcSessionStub(env, op.operatorId)!.stats()).toMatchObject({ connects: 2, connected: true });
+    expect(await deskStub(env, op.operatorId).stats()).toMatchObject({ connects: 2, connected: true });
 
     // Never paid twice: the retry with the key reads the settled payment (with its verified proof),
     // without the key ALREADY_PAID.

@@ -5,7 +5,7 @@
 //
 //   fake    the built-in FakeLightningNetwork Durable Object (the operator's default wallet)
 //   nwc     a real NIP-47 wallet: the wallet lab's relay + @getalby/sdk NWCWalletService on loopback,
-//           connected with connect_wallet and reached through the operator's NwcSession object
+//           connected with connect_wallet and reached through the operator's OperatorDesk object
 //   lnbits  the wallet lab's LNbits API on loopback (admin key), connected with connect_wallet
 //
 // The lab (test/support/nwc/lab.ts) runs in Node (globalSetup test/support/nwc/lab-setup.ts); tests

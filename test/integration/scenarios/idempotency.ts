@@ -3,6 +3,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { codeOf, journal, newAgent, ok, snapshot, tool } from "../helpers";
+import { deskStub } from "../../../src/wallet/factory";
 import type { Backend } from "./backends";
 
 type Paid = { payment_id: string; replayed: boolean; preimage: string; total_sats: number };
@@ -82,10 +83,13 @@ export function idempotencyScenarios(b: Backend): void {
         op.operatorId,
       );
       const stored = (await row.first<{ wallet_type: string; wallet_secret_enc: string | null }>())!;
-      const store = (type: string, sealed: string | null) =>
-        env.DB.prepare("UPDATE operators SET wallet_type = ?, wallet_secret_enc = ? WHERE id = ?")
+      // Written straight to D1, as a key rotation would leave it; the desk is told like connectWallet tells it.
+      const store = async (type: string, sealed: string | null) => {
+        await env.DB.prepare("UPDATE operators SET wallet_type = ?, wallet_secret_enc = ? WHERE id = ?")
           .bind(type, sealed, op.operatorId)
           .run();
+        await deskStub(env, op.operatorId).walletChanged();
+      };
       // A sealed secret that no longer opens (a rotated WALLET_SECRET_KEY looks the same).
       await store("lnbits", "not-a-sealed-secret");
       const refused = await tool(first.principal, "pay_invoice", { invoice });

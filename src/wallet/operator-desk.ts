@@ -1,0 +1,204 @@
+import { DurableObject } from "cloudflare:workers";
+import { ledgerStub } from "../ledger/client";
+import { storedWalletQuery, type StoredWalletRow } from "./connection";
+import { NwcClient, parseNwcUri, type NwcNotification } from "./nwc-client";
+import { callClient, describeClient, type NwcCallResult, type NwcDescribeResult, type NwcTransport } from "./nwc";
+
+/** SQLite schema of one OperatorDesk object; docs/storage.md describes it. */
+const DESK_SCHEMA = `
+CREATE TABLE IF NOT EXISTS invoices (
+  payment_hash TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  amount_msat INTEGER,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+  payment_hash TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
+/**
+ * How long the desk trusts the wallet connection it read from D1. connectWallet tells the desk at
+ * once (walletChanged); the limit only matters if that call was lost, and then bounds how long
+ * payments keep going to the operator's previous wallet.
+ */
+const WALLET_ROW_TTL_MS = 10_000;
+
+/** What a payment learns from the desk before it reserves anything. */
+export interface DeskClaim {
+  /** The agent of this operator that issued the invoice, if one did (the payment then stays inside Satchel). */
+  owner: string | null;
+  /** The agent that holds the right to pay the invoice: the first to claim it. */
+  claimant: string;
+  /** The operator's wallet connection (sealed), as stored in D1. */
+  wallet: StoredWalletRow | null;
+}
+
+/**
+ * One operator's desk, named by the operator id: the register of the invoices its agents issued,
+ * the claims that let only one of its agents pay an invoice, and the live NWC connection.
+ *
+ * It sits on the payment path so that a payment makes no D1 round trip before it reaches the
+ * wallet: one call here routes and claims the invoice and returns the wallet connection, which the
+ * desk keeps after reading it from D1 (connectWallet tells it when the connection changes).
+ *
+ * Holding the relay sockets here lets every agent of the operator (and every Worker request)
+ * reuse one warm NWC connection: no relay handshake, info fetch or subscription per payment. The
+ * NWC URI comes with each call, so a changed connection replaces the client at once. While
+ * connected, the desk hears the wallet's payment_received notifications and asks the ledger of the
+ * agent whose invoice was paid to check it (that ledger asks the wallet before crediting).
+ */
+export class OperatorDesk extends DurableObject<Env> {
+  private client: NwcClient | null = null;
+  private uri: string | null = null;
+  private wallet: { row: StoredWalletRow | null; readAt: number } | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(DESK_SCHEMA);
+  }
+
+  /**
+   * Routes an invoice and claims it for an agent: who issued it (null: not this operator's agents),
+   * which agent may pay it (the first to claim; the claim is durable before the answer leaves), and
+   * the operator's wallet connection. The connection is read before the claim is written, so a
+   * failed read leaves no claim behind.
+   */
+  async claim(c: { operatorId: string; paymentHash: string; agentId: string; at: number }): Promise<DeskClaim> {
+    const wallet = await this.storedWallet(c.operatorId);
+    const sql = this.ctx.storage.sql;
+    const owner = sql
+      .exec<{ agent_id: string }>("SELECT agent_id FROM invoices WHERE payment_hash = ?", c.paymentHash)
+      .toArray()[0];
+    sql.exec(
+      "INSERT INTO claims (payment_hash, agent_id, created_at) VALUES (?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING",
+      c.paymentHash,
+      c.agentId,
+      c.at,
+    );
+    const claimant = sql
+      .exec<{ agent_id: string }>("SELECT agent_id FROM claims WHERE payment_hash = ?", c.paymentHash)
+      .one().agent_id;
+    return { owner: owner?.agent_id ?? null, claimant, wallet };
+  }
+
+  /** Gives up a claim after a payment definitely failed, so the invoice may be paid again. */
+  async releaseClaim(c: { paymentHash: string; agentId: string }): Promise<void> {
+    this.ctx.storage.sql.exec("DELETE FROM claims WHERE payment_hash = ? AND agent_id = ?", c.paymentHash, c.agentId);
+  }
+
+  /** Records the agent that issued an invoice, so the operator's other agents pay it inside Satchel. */
+  async recordInvoice(row: {
+    paymentHash: string;
+    agentId: string;
+    amountMsat: number | null;
+    createdAt: number;
+    expiresAt: number;
+  }): Promise<void> {
+    this.ctx.storage.sql.exec(
+      "INSERT OR IGNORE INTO invoices (payment_hash, agent_id, amount_msat, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+      row.paymentHash,
+      row.agentId,
+      row.amountMsat,
+      row.createdAt,
+      row.expiresAt,
+    );
+  }
+
+  /** The agent that issued an invoice, if one of this operator's agents did. */
+  async invoiceOwner(paymentHash: string): Promise<string | null> {
+    return this.ownerOf(paymentHash);
+  }
+
+  /** The operator connected another wallet: forget the connection and drop the NWC sockets. */
+  async walletChanged(): Promise<void> {
+    this.wallet = null;
+    this.client?.close();
+    this.client = null;
+    this.uri = null;
+  }
+
+  /** One NIP-47 request over the warm connection. */
+  async call(uri: string, method: string, params: Record<string, unknown>, timeoutMs: number): Promise<NwcCallResult> {
+    return callClient(this.clientFor(uri), method, params, timeoutMs);
+  }
+
+  async describe(uri: string): Promise<NwcDescribeResult> {
+    return describeClient(this.clientFor(uri));
+  }
+
+  /** Relay sockets opened so far by the current client: stays flat while payments reuse the connection. */
+  async stats(): Promise<{ connects: number; connected: boolean }> {
+    return { connects: this.client?.connects ?? 0, connected: this.client?.connected ?? false };
+  }
+
+  private ownerOf(paymentHash: string): string | null {
+    return (
+      this.ctx.storage.sql
+        .exec<{ agent_id: string }>("SELECT agent_id FROM invoices WHERE payment_hash = ?", paymentHash)
+        .toArray()[0]?.agent_id ?? null
+    );
+  }
+
+  private async storedWallet(operatorId: string): Promise<StoredWalletRow | null> {
+    const now = Date.now();
+    if (this.wallet && now - this.wallet.readAt < WALLET_ROW_TTL_MS) return this.wallet.row;
+    const row = await storedWalletQuery(this.env, operatorId).first<StoredWalletRow>();
+    this.wallet = { row, readAt: now };
+    return row;
+  }
+
+  private clientFor(uri: string): NwcClient {
+    if (this.client && this.uri === uri) return this.client;
+    this.client?.close();
+    this.uri = uri;
+    this.client = new NwcClient(parseNwcUri(uri), { onNotification: (n) => this.onNotification(n) });
+    return this.client;
+  }
+
+  private onNotification(n: NwcNotification): void {
+    if (n.notification_type !== "payment_received") return;
+    const hash = n.notification.payment_hash;
+    if (typeof hash !== "string" || !/^[0-9a-f]{64}$/i.test(hash)) return;
+    const owner = this.ownerOf(hash.toLowerCase());
+    if (!owner) return;
+    this.ctx.waitUntil(
+      (async () => {
+        try {
+          // invoiceStatus asks the wallet again: a notification alone never credits anyone.
+          await ledgerStub(this.env, owner).invoiceStatus(hash.toLowerCase());
+        } catch (e) {
+          console.warn("NWC notification not applied", { error: e instanceof Error ? e.name : "unknown" });
+        }
+      })(),
+    );
+  }
+}
+
+/** NwcTransport over the operator's desk. */
+export class DeskNwcTransport implements NwcTransport {
+  constructor(
+    private readonly stub: DurableObjectStub<OperatorDesk>,
+    private readonly uri: string,
+  ) {}
+
+  async call(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<NwcCallResult> {
+    try {
+      return (await this.stub.call(this.uri, method, params, timeoutMs)) as NwcCallResult;
+    } catch {
+      // The desk broke mid-call (evicted, reset): the request may have left.
+      return { ok: false, error: "timeout" };
+    }
+  }
+
+  async describe(): Promise<NwcDescribeResult> {
+    try {
+      return (await this.stub.describe(this.uri)) as NwcDescribeResult;
+    } catch (e) {
+      return { ok: false, message: e instanceof Error ? e.message.slice(0, 200) : "desk unavailable" };
+    }
+  }
+}
