@@ -84,7 +84,8 @@ export async function benchNwc({ url, directUrl = null, devKey, n = 60 }) {
     // below touches the NWC wallet after connect_wallet.
     const op = await connect(devKey);
     const fakeAgent = await call(op, "create_agent", { name: "bench-fake", initial_balance_sats: 20 * (n + 1) });
-    const agent = await call(op, "create_agent", { name: "bench-nwc", initial_balance_sats: 20 * (n + 1) });
+    // Two payments per round (the Worker socket and wrangler's port), each holding 10 sats plus the fee limit.
+    const agent = await call(op, "create_agent", { name: "bench-nwc", initial_balance_sats: 30 * (n + 1) });
     const fa = await connect(fakeAgent.api_key);
     const ag = await connect(agent.api_key);
     // The same agent through wrangler's public port (only when the verdict uses the Worker's socket).
