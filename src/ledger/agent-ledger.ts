@@ -462,6 +462,7 @@ export class AgentLedger extends DurableObject<Env> {
         paymentHash: inv.paymentHash,
         agentId: agent.id,
         at: this.now(),
+        expiresAt: inv.expiresAt,
       });
       const wallet = walletFromStored(this.env, agent.operator_id, stored);
       if (owner === agent.id) {

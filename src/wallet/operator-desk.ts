@@ -16,8 +16,11 @@ CREATE TABLE IF NOT EXISTS invoices (
 CREATE TABLE IF NOT EXISTS claims (
   payment_hash TEXT PRIMARY KEY,
   agent_id TEXT NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS invoices_by_expiry ON invoices (expires_at);
+CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at);
 `;
 
 /**
@@ -26,6 +29,15 @@ CREATE TABLE IF NOT EXISTS claims (
  * payments keep going to the operator's previous wallet.
  */
 const WALLET_ROW_TTL_MS = 10_000;
+
+/**
+ * Rows of invoices that expired this long ago are dropped. No one can pay an expired invoice (the
+ * ledger refuses it before claiming, and nodes refuse it too), so neither its claim nor its issuer
+ * is needed any more; the day leaves room for clocks and for a payment that raced the expiry.
+ */
+const EXPIRED_KEPT_S = 24 * 3600;
+/** At most one pruning pass per this interval in each running desk. */
+const PRUNE_EVERY_MS = 3600_000;
 
 /** What a payment learns from the desk before it reserves anything. */
 export interface DeskClaim {
@@ -55,6 +67,7 @@ export class OperatorDesk extends DurableObject<Env> {
   private client: NwcClient | null = null;
   private uri: string | null = null;
   private wallet: { row: StoredWalletRow | null; readAt: number } | null = null;
+  private prunedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -67,17 +80,26 @@ export class OperatorDesk extends DurableObject<Env> {
    * the operator's wallet connection. The connection is read before the claim is written, so a
    * failed read leaves no claim behind.
    */
-  async claim(c: { operatorId: string; paymentHash: string; agentId: string; at: number }): Promise<DeskClaim> {
+  async claim(c: {
+    operatorId: string;
+    paymentHash: string;
+    agentId: string;
+    at: number;
+    /** The invoice's expiry (unix seconds): the claim is dropped a day after it. */
+    expiresAt: number;
+  }): Promise<DeskClaim> {
     const wallet = await this.storedWallet(c.operatorId);
+    this.prune();
     const sql = this.ctx.storage.sql;
     const owner = sql
       .exec<{ agent_id: string }>("SELECT agent_id FROM invoices WHERE payment_hash = ?", c.paymentHash)
       .toArray()[0];
     sql.exec(
-      "INSERT INTO claims (payment_hash, agent_id, created_at) VALUES (?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING",
+      "INSERT INTO claims (payment_hash, agent_id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING",
       c.paymentHash,
       c.agentId,
       c.at,
+      c.expiresAt,
     );
     const claimant = sql
       .exec<{ agent_id: string }>("SELECT agent_id FROM claims WHERE payment_hash = ?", c.paymentHash)
@@ -133,6 +155,16 @@ export class OperatorDesk extends DurableObject<Env> {
   /** Relay sockets opened so far by the current client: stays flat while payments reuse the connection. */
   async stats(): Promise<{ connects: number; connected: boolean }> {
     return { connects: this.client?.connects ?? 0, connected: this.client?.connected ?? false };
+  }
+
+  /** Drops the invoices and claims of invoices that expired over a day ago; at most once an hour. */
+  private prune(): void {
+    const now = Date.now();
+    if (now - this.prunedAt < PRUNE_EVERY_MS) return;
+    this.prunedAt = now;
+    const before = Math.floor(now / 1000) - EXPIRED_KEPT_S;
+    this.ctx.storage.sql.exec("DELETE FROM claims WHERE expires_at < ?", before);
+    this.ctx.storage.sql.exec("DELETE FROM invoices WHERE expires_at < ?", before);
   }
 
   private ownerOf(paymentHash: string): string | null {
