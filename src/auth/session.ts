@@ -14,15 +14,20 @@ export interface WebSession {
   tokenHash: string;
 }
 
-/** Starts a session for an operator; returns the Set-Cookie header value. */
+/**
+ * Starts a session for an operator; returns the Set-Cookie header value. The operator's expired
+ * sessions are deleted in the same batch, so the table holds live sessions plus, at most, the
+ * expired ones of operators who have not signed in since.
+ */
 export async function createSession(env: Env, operatorId: string, secure: boolean): Promise<string> {
   const token = bytesToHex(randomBytes(32));
   const now = Date.now();
-  await env.DB.prepare(
-    "INSERT INTO web_sessions (token_hash, operator_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-  )
-    .bind(hashKey(token), operatorId, bytesToHex(randomBytes(32)), now, now + TTL_MS)
-    .run();
+  await env.DB.batch([
+    env.DB.prepare("DELETE FROM web_sessions WHERE operator_id = ? AND expires_at <= ?").bind(operatorId, now),
+    env.DB.prepare(
+      "INSERT INTO web_sessions (token_hash, operator_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+    ).bind(hashKey(token), operatorId, bytesToHex(randomBytes(32)), now, now + TTL_MS),
+  ]);
   return cookie(token, TTL_MS / 1000, secure);
 }
 

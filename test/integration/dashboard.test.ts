@@ -233,6 +233,36 @@ describe("dashboard: access", () => {
   });
 });
 
+describe("dashboard: sessions", () => {
+  it("a new sign-in deletes the operator's expired sessions and keeps its live ones and other operators'", async () => {
+    const op = await signedIn();
+    const other = await signedIn();
+    const expired = (operatorId: string, tokenHash: string) =>
+      env.DB.prepare(
+        "INSERT INTO web_sessions (token_hash, operator_id, csrf_token, created_at, expires_at) VALUES (?, ?, 'x', 1, 2)",
+      )
+        .bind(tokenHash, operatorId)
+        .run();
+    await expired(op.operatorId, "e".repeat(64));
+    await expired(other.operatorId, "f".repeat(64));
+    const count = async (operatorId: string) =>
+      (
+        await env.DB.prepare("SELECT token_hash, expires_at FROM web_sessions WHERE operator_id = ?")
+          .bind(operatorId)
+          .all<{ token_hash: string; expires_at: number }>()
+      ).results;
+    expect(await count(op.operatorId)).toHaveLength(2);
+
+    await createSession(env, op.operatorId, false);
+    const mine = await count(op.operatorId);
+    expect(mine).toHaveLength(2);
+    expect(mine.every((r) => r.expires_at > Date.now())).toBe(true);
+    // The first session still works; the other operator's expired row waits for its own sign-in.
+    expect((await get(op, "/")).status).toBe(200);
+    expect(await count(other.operatorId)).toHaveLength(2);
+  });
+});
+
 describe("dashboard: agents", () => {
   it("creates, edits, funds, sweeps, deactivates, reactivates and deletes an agent; payments obey the edits", async () => {
     const op = await signedIn();
