@@ -10,7 +10,7 @@ import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
 import { deskStub, supportsKeysend, walletFeeReserve, walletFor, walletFromStored } from "../wallet/factory";
 import { failureHint } from "../wallet/wallet-errors";
-import { checkSpend, hostAllowed, remaining, type BudgetPolicy, type SpendState } from "./policy";
+import { checkSpend, hostAllowed, remaining, withConnectionCap, type BudgetPolicy, type SpendState } from "./policy";
 import { LEDGER_SCHEMA, LEDGER_UPGRADES, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
 import { entryView, policyOf, type AgentSnapshot, type EntryView, type PaymentView } from "./views";
 
@@ -155,8 +155,9 @@ export class AgentLedger extends DurableObject<Env> {
   }
 
   /** Balance, limits and headroom; sessionId adds the per-session view. */
-  async getSnapshot(sessionId?: string): Promise<Result<AgentSnapshot>> {
-    return capture(() => this.snapshot(sessionId));
+  /** The agent's balances and limits; with a connection's cap, the limits as that connection spends under them. */
+  async getSnapshot(sessionId?: string, sessionLimitMsat?: number): Promise<Result<AgentSnapshot>> {
+    return capture(() => this.snapshot(sessionId, sessionLimitMsat));
   }
 
   /** Changes some limits; fields left undefined keep their value, null removes a limit. */
@@ -529,7 +530,7 @@ export class AgentLedger extends DurableObject<Env> {
       }
       const settled = this.applyOutcome(entry.id, outcome);
       if (settled.status === "failed") await this.releaseClaim(inv.paymentHash);
-      return this.paymentResult(settled, false, req.sessionId);
+      return this.paymentResult(settled, false, req);
     });
     this.journalAfterAnswer();
     return r;
@@ -595,7 +596,7 @@ export class AgentLedger extends DurableObject<Env> {
       } finally {
         this.inFlight.delete(entry.id);
       }
-      return this.paymentResult(this.applyOutcome(entry.id, outcome), false, req.sessionId);
+      return this.paymentResult(this.applyOutcome(entry.id, outcome), false, req);
     });
     this.journalAfterAnswer();
     return r;
@@ -633,7 +634,10 @@ export class AgentLedger extends DurableObject<Env> {
         feeLimitMsat: 0,
         payee: null,
       });
-      return { paymentId: entry.id, spendableMsat: this.snapshot(req.sessionId).remaining.spendableMsat };
+      return {
+        paymentId: entry.id,
+        spendableMsat: this.snapshot(req.sessionId, req.sessionLimitMsat).remaining.spendableMsat,
+      };
     });
     this.journalAfterAnswer();
     return r;
@@ -648,6 +652,7 @@ export class AgentLedger extends DurableObject<Env> {
     outcome: "succeeded" | "failed";
     reason?: string;
     sessionId?: string;
+    sessionLimitMsat?: number;
   }): Promise<Result<PaymentView>> {
     const r = await capture(() => {
       const e = this.sql.exec<EntryRow>("SELECT * FROM entries WHERE id = ?", req.paymentId).toArray()[0];
@@ -664,7 +669,7 @@ export class AgentLedger extends DurableObject<Env> {
       return {
         entry: entryView(after),
         replayed: false,
-        spendableMsat: this.snapshot(req.sessionId).remaining.spendableMsat,
+        spendableMsat: this.snapshot(req.sessionId, req.sessionLimitMsat).remaining.spendableMsat,
       };
     });
     this.journalAfterAnswer();
@@ -680,7 +685,7 @@ export class AgentLedger extends DurableObject<Env> {
         hint: "Use a new idempotency_key for each distinct payment.",
       });
     }
-    return this.paymentResult(prior, true, req.sessionId);
+    return this.paymentResult(prior, true, req);
   }
 
   /** The synchronous heart of the money path: re-check everything and write the reservation. */
@@ -743,14 +748,11 @@ export class AgentLedger extends DurableObject<Env> {
     amountMsat: number,
     feeLimitMsat: number,
   ): void {
-    const policy = policyOf(agent);
+    const policy = withConnectionCap(policyOf(agent), req.sessionLimitMsat);
     if (req.host !== undefined && !hostAllowed(policy, req.host)) {
       throw new SatchelError("HOST_NOT_ALLOWED", `This agent may not pay ${req.host}.`, {
         hint: "Ask the operator to add the host to allowed_hosts.",
       });
-    }
-    if (req.sessionLimitMsat !== undefined) {
-      policy.perSessionLimitMsat = Math.min(policy.perSessionLimitMsat ?? Infinity, req.sessionLimitMsat);
     }
     const denied = checkSpend(policy, this.spendState(req.sessionId), amountMsat, feeLimitMsat);
     if (denied) throw denied;
@@ -828,7 +830,12 @@ export class AgentLedger extends DurableObject<Env> {
     }
   }
 
-  private paymentResult(e: EntryRow, replayed: boolean, sessionId?: string): PaymentView {
+  /** A payment's view, with what its session may still spend (under the connection's cap, if any). */
+  private paymentResult(
+    e: EntryRow,
+    replayed: boolean,
+    session: { sessionId?: string; sessionLimitMsat?: number },
+  ): PaymentView {
     if (e.status === "failed") {
       // A wallet refusal keeps its own code (RATE_LIMITED, INSUFFICIENT_BALANCE, …); nothing was spent either way.
       const code = isErrorCode(e.error_code) ? e.error_code : "PAYMENT_FAILED";
@@ -852,7 +859,11 @@ export class AgentLedger extends DurableObject<Env> {
         },
       );
     }
-    return { entry: entryView(e), replayed, spendableMsat: this.snapshot(sessionId).remaining.spendableMsat };
+    return {
+      entry: entryView(e),
+      replayed,
+      spendableMsat: this.snapshot(session.sessionId, session.sessionLimitMsat).remaining.spendableMsat,
+    };
   }
 
   private replay(req: PayRequest): PaymentView | null {
@@ -870,7 +881,7 @@ export class AgentLedger extends DurableObject<Env> {
         hint: "Use a new idempotency_key for each distinct payment.",
       });
     }
-    return this.paymentResult(prior, true, req.sessionId);
+    return this.paymentResult(prior, true, req);
   }
 
   private assertNotPaid(paymentHash: string): void {
@@ -914,16 +925,18 @@ export class AgentLedger extends DurableObject<Env> {
 
   /**
    * What pay_l402_api reads before its first request, in one call: the snapshot (policy, headroom)
-   * and the cached L402 credential of the origin (none when origin is null).
+   * (under the connection's cap, if any) and the cached L402 credential of the origin (none when
+   * origin is null).
    */
   async getSnapshotAndToken(
     sessionId: string | undefined,
     origin: string | null,
+    sessionLimitMsat?: number,
   ): Promise<
     Result<{ snapshot: AgentSnapshot; token: { token: string; paymentHash: string; amountMsat: number } | null }>
   > {
     return capture(async () => ({
-      snapshot: this.snapshot(sessionId),
+      snapshot: this.snapshot(sessionId, sessionLimitMsat),
       token: origin === null ? null : await this.getToken(origin),
     }));
   }
@@ -1041,9 +1054,9 @@ export class AgentLedger extends DurableObject<Env> {
 
   // ---- internals ----------------------------------------------------------------------------------
 
-  private snapshot(sessionId?: string): AgentSnapshot {
+  private snapshot(sessionId?: string, sessionLimitMsat?: number): AgentSnapshot {
     const a = this.requireAgent();
-    const policy = policyOf(a);
+    const policy = withConnectionCap(policyOf(a), sessionLimitMsat);
     const s = this.spendState(sessionId);
     return {
       id: a.id,

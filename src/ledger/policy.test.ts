@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { SatchelError } from "../errors";
-import { checkSpend, remaining, type BudgetPolicy, type SpendState } from "./policy";
+import { checkSpend, remaining, withConnectionCap, type BudgetPolicy, type SpendState } from "./policy";
 
 /** No limits at all; each test sets only the limit it is about. */
 const policy = (p: Partial<BudgetPolicy> = {}): BudgetPolicy => ({
@@ -245,5 +245,16 @@ describe("remaining", () => {
               expect(checkSpend(p, s, spendableMsat + 1, 0), label).not.toBeNull();
               expect(checkSpend(p, s, spendableMsat, 1), label).not.toBeNull();
             }
+  });
+});
+
+describe("withConnectionCap", () => {
+  it("tightens the per-session limit to an OAuth connection's cap and leaves the agent's policy alone", () => {
+    const agent = policy({ perSessionLimitMsat: 50_000, dailyLimitMsat: 80_000 });
+    expect(withConnectionCap(agent, undefined)).toBe(agent);
+    expect(withConnectionCap(agent, 30_000)).toEqual({ ...agent, perSessionLimitMsat: 30_000 });
+    expect(withConnectionCap(agent, 90_000)).toEqual(agent);
+    expect(withConnectionCap(policy(), 30_000).perSessionLimitMsat).toBe(30_000);
+    expect(agent.perSessionLimitMsat).toBe(50_000);
   });
 });

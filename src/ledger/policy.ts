@@ -23,6 +23,15 @@ export interface SpendState {
 }
 
 /** Headroom left under each limit, and the least of them. */
+/**
+ * The policy a connection spends under: an OAuth grant's cap (per connection, across its sessions)
+ * tightens the agent's per-session limit. The same for payments and for what get_budget_status shows.
+ */
+export function withConnectionCap(policy: BudgetPolicy, capMsat: number | undefined): BudgetPolicy {
+  if (capMsat === undefined) return policy;
+  return { ...policy, perSessionLimitMsat: Math.min(policy.perSessionLimitMsat ?? Infinity, capMsat) };
+}
+
 export function remaining(policy: BudgetPolicy, s: SpendState) {
   const left = (limit: number | null, used: number) => (limit === null ? null : Math.max(0, limit - used));
   const lifetime = left(policy.budgetLimitMsat, s.lifetimeSpentMsat);

@@ -106,7 +106,7 @@ export async function payApi(
   const cachedBefore = cachedCount.get(cacheKey) ?? 0;
   // One ledger call: the policy and headroom, and the origin's cached credential (used only after the policy checks).
   const { snapshot: snap, token: cachedToken } = await call(
-    ledger.getSnapshotAndToken(ctx.sessionId, req.dryRun ? null : url.origin),
+    ledger.getSnapshotAndToken(ctx.sessionId, req.dryRun ? null : url.origin, ctx.sessionLimitMsat),
   );
   if (snap.status !== "active") {
     throw new SatchelError("AGENT_DISABLED", "This agent is disabled; it cannot call paid APIs.", {
@@ -469,6 +469,7 @@ class Flow {
         paymentId,
         outcome,
         sessionId: this.ctx.sessionId,
+        ...(this.ctx.sessionLimitMsat === undefined ? {} : { sessionLimitMsat: this.ctx.sessionLimitMsat }),
         ...(reason === undefined ? {} : { reason }),
       }),
     );

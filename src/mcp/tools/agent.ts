@@ -174,7 +174,8 @@ const budgetStatus = defineTool({
   output: BudgetOutput,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async run(ctx) {
-    return budgetOut(await call(ledger(ctx).getSnapshot(ctx.sessionId)));
+    const spending = spendingSession(ctx);
+    return budgetOut(await call(ledger(ctx).getSnapshot(spending.sessionId, spending.sessionLimitMsat)));
   },
 });
 

@@ -123,12 +123,25 @@ export function budgetScenarios(b: Backend): void {
         via: "oauth",
         connectionCapSats: 30,
       } as const;
-      ok(await tool(grant, "pay_invoice", { invoice: await b.merchantInvoice(20) }, "key:grant:g1"));
+      const first = ok<{ budget_remaining_sats: number }>(
+        await tool(grant, "pay_invoice", { invoice: await b.merchantInvoice(20) }, "key:grant:g1"),
+      );
+      expect(first.budget_remaining_sats).toBe(10);
       expect(codeOf(await tool(grant, "pay_invoice", { invoice: await b.merchantInvoice(20) }, "key:grant:g1"))).toBe(
         "BUDGET_EXCEEDED",
       );
+      // get_budget_status shows that connection the limit it pays under, and what is left of it.
+      const seen = ok<{
+        limits: { per_session_limit_sats: number | null };
+        remaining: { session_sats: number | null };
+      }>(await tool(grant, "get_budget_status", {}, "key:grant:g1"));
+      expect(seen.limits.per_session_limit_sats).toBe(30);
+      expect(seen.remaining.session_sats).toBe(10);
       // The agent's own key is another connection, not bound by that grant's cap.
       ok(await tool(principal, "pay_invoice", { invoice: await b.merchantInvoice(20) }));
+      expect(
+        ok<{ limits: { per_session_limit_sats: number | null } }>(await tool(principal, "get_budget_status")).limits,
+      ).toMatchObject({ per_session_limit_sats: null });
     });
 
     it("set_budget takes effect on the next payment", async () => {
