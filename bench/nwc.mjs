@@ -158,11 +158,14 @@ export async function benchNwc({ url, directUrl = null, devKey, n = 60 }) {
     const fakeWarm = median(fakeTimes.slice(1));
     const warm = perPayment(mcpRelay.slice(1));
     const directPer = perPayment(directRelay.slice(1));
-    // Overhead per pair: each Satchel payment against the NWCClient payment made right after it, so a
-    // slow stretch of the machine weighs on both sides of a pair alike; the median pair is the figure.
+    // Two measures of the overhead, and the target counts as met only when both are:
+    // - per pair: each Satchel payment against the NWCClient payment made right after it, so a slow
+    //   stretch of the machine weighs on both sides of a pair alike (the median pair);
+    // - the ratio of the two warm p50s, which also feels a heavier tail on one side.
     const pairs = mcpTimes.slice(1).map((t, i) => t / directTimes[i + 1] - 1);
-    const overhead = median(pairs);
+    const overheadOfPairs = median(pairs);
     const overheadOfMedians = mcpWarm / directWarm - 1;
+    const overhead = Math.max(overheadOfPairs, overheadOfMedians);
     const verdict = (ok) => (ok ? "PASS" : "MISS");
     const row = (label, first, xs, note = "") =>
       `  ${label.padEnd(50)}${(first === null ? "—" : fmt(first)).padStart(10)}${fmt(median(xs)).padStart(10)}${fmt(p95(xs)).padStart(10)}${note ? `   ${note}` : ""}`;
@@ -191,7 +194,7 @@ export async function benchNwc({ url, directUrl = null, devKey, n = 60 }) {
       `  relay traffic per warm payment: Satchel ${relayNote(warm)}; NWCClient ${relayNote(directPer)}`,
       `  warm p50: Satchel over NWC ${fmt(mcpWarm)}; its parts: Satchel's own pay_invoice ${fmt(fakeWarm)} (fake wallet, measured before), its NWC leg ${fmt(ownWarm)}; direct NWCClient ${fmt(directWarm)}`,
       `  ${verdict(warm.connections < 0.5)}  no new relay handshake per payment once warm: ${warm.connections.toFixed(2)} connections, ${warm.REQ.toFixed(2)} REQ per payment`,
-      `  ${verdict(overhead <= 0.2)}  overhead over direct NWC ≤ 20% once warm: ${(overhead * 100).toFixed(0)}% (median of ${pairs.length} back-to-back pairs; ratio of the p50s ${(overheadOfMedians * 100).toFixed(0)}%, +${fmt(mcpWarm - directWarm)})`,
+      `  ${verdict(overhead <= 0.2)}  overhead over direct NWC ≤ 20% once warm, by both measures: median of ${pairs.length} back-to-back pairs ${(overheadOfPairs * 100).toFixed(0)}%, ratio of the p50s ${(overheadOfMedians * 100).toFixed(0)}% (+${fmt(mcpWarm - directWarm)})`,
     ];
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
