@@ -154,8 +154,10 @@ export class AgentLedger extends DurableObject<Env> {
     });
   }
 
-  /** Balance, limits and headroom; sessionId adds the per-session view. */
-  /** The agent's balances and limits; with a connection's cap, the limits as that connection spends under them. */
+  /**
+   * Balance, limits and headroom; sessionId adds the per-session view, and a connection's cap
+   * (sessionLimitMsat) shows the limits as that connection spends under them.
+   */
   async getSnapshot(sessionId?: string, sessionLimitMsat?: number): Promise<Result<AgentSnapshot>> {
     return capture(() => this.snapshot(sessionId, sessionLimitMsat));
   }
@@ -470,6 +472,7 @@ export class AgentLedger extends DurableObject<Env> {
         await this.releaseClaim(inv.paymentHash);
         throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
       }
+      // Issued by another agent of this operator: settled inside Satchel, not over the wallet.
       const payee = owner;
       if (claimant !== agent.id) {
         throw new SatchelError("ALREADY_PAID", "Another agent of this operator has paid or is paying this invoice.", {

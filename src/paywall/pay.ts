@@ -57,6 +57,14 @@ export interface PayContext {
   sessionLimitMsat?: number;
 }
 
+/** The caller's session and, for an OAuth connection, its cap: carried by every spending call to the ledger. */
+function spending(ctx: PayContext): { sessionId: string; sessionLimitMsat?: number } {
+  return {
+    sessionId: ctx.sessionId,
+    ...(ctx.sessionLimitMsat === undefined ? {} : { sessionLimitMsat: ctx.sessionLimitMsat }),
+  };
+}
+
 export interface PayApiResult extends ShownBody {
   url: string;
   status: number;
@@ -430,11 +438,10 @@ class Flow {
     const view = await payThroughLedger(this.ctx.env, this.ctx.agentId, {
       invoice: inv.invoice,
       maxPaymentMsat: this.maxMsat,
-      sessionId: this.ctx.sessionId,
+      ...spending(this.ctx),
       host,
       memo: memo.slice(0, 200),
       ...(this.req.idempotencyKey ? { idempotencyKey: `paywall:${this.req.idempotencyKey}` } : {}),
-      ...(this.ctx.sessionLimitMsat === undefined ? {} : { sessionLimitMsat: this.ctx.sessionLimitMsat }),
     });
     this.paidView = view;
     this.row.payment_id = view.entry.id;
@@ -450,9 +457,8 @@ class Flow {
       this.ledger.reserveExternal({
         ...p,
         maxPaymentMsat: this.maxMsat,
-        sessionId: this.ctx.sessionId,
+        ...spending(this.ctx),
         ...(this.req.idempotencyKey ? { idempotencyKey: `paywall:${this.req.idempotencyKey}` } : {}),
-        ...(this.ctx.sessionLimitMsat === undefined ? {} : { sessionLimitMsat: this.ctx.sessionLimitMsat }),
       }),
     );
     // From here the signed authorization may leave Satchel: an unknown outcome may have moved money.
@@ -468,8 +474,7 @@ class Flow {
       this.ledger.settleExternal({
         paymentId,
         outcome,
-        sessionId: this.ctx.sessionId,
-        ...(this.ctx.sessionLimitMsat === undefined ? {} : { sessionLimitMsat: this.ctx.sessionLimitMsat }),
+        ...spending(this.ctx),
         ...(reason === undefined ? {} : { reason }),
       }),
     );
@@ -726,10 +731,9 @@ export async function payChallenge(
   const view = await payThroughLedger(ctx.env, ctx.agentId, {
     invoice: inv.invoice,
     maxPaymentMsat: maxMsat,
-    sessionId: ctx.sessionId,
+    ...spending(ctx),
     memo: "L402 challenge",
     ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
-    ...(ctx.sessionLimitMsat === undefined ? {} : { sessionLimitMsat: ctx.sessionLimitMsat }),
   });
   const preimage = view.entry.preimage;
   if (!preimage || !preimageMatches(preimage, inv.paymentHash)) {
