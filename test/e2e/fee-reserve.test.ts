@@ -3,39 +3,19 @@
 // of the lab. Every limit counts the fee limit; while the outcome is unknown the whole reserve stays
 // held; a settled payment spends only amount + actual fee and releases the rest. (The other wallet
 // tests run with no fee reserve, so their budgets stay exact to the sat.)
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import type { Client } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { z } from "zod";
 import type { PaymentOutput } from "../../src/mcp/schemas";
 import { startLocalServer } from "../../scripts/local-server.mjs";
 import { labControl } from "../support/nwc/control";
+import { call, callError, mcpClients } from "./mcp-client";
 
 const LAB = inject("labUrl");
 const FEE_RESERVE_PPM = 100_000;
 
 let server: Awaited<ReturnType<typeof startLocalServer>>;
-const clients: Client[] = [];
-
-async function connect(key: string): Promise<Client> {
-  const client = new Client({ name: "satchel-e2e-fees", version: "1.0.0" });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { authProvider: { token: async () => key } }),
-  );
-  clients.push(client);
-  return client;
-}
-
-async function call<T>(c: Client, name: string, args: Record<string, unknown> = {}): Promise<T> {
-  const r = await c.callTool({ name, arguments: args });
-  if (r.isError) throw new Error(`${name} failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
-  return r.structuredContent as T;
-}
-
-async function errorCode(c: Client, name: string, args: Record<string, unknown>): Promise<string> {
-  const r = await c.callTool({ name, arguments: args });
-  expect(r.isError, `${name} should fail`).toBe(true);
-  return (r.structuredContent as { code: string }).code;
-}
+const clients = mcpClients("satchel-e2e-fees", () => server.url);
 
 const lab = <T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}) =>
   labControl<T>(LAB, op, args);
@@ -49,8 +29,8 @@ let op: Client;
 async function agentOn(kind: "nip44" | "silent", args: Record<string, unknown>): Promise<Client> {
   const w = await lab<{ uri: string }>("nwc_wallet", { kind });
   await call(op, "connect_wallet", { type: "nwc", uri: w.uri });
-  const a = await call<{ api_key: string }>(op, "create_agent", { name: `fees-${clients.length}`, ...args });
-  return connect(a.api_key);
+  const a = await call<{ api_key: string }>(op, "create_agent", { name: `fees-${clients.count}`, ...args });
+  return clients.connect(a.api_key);
 }
 
 beforeAll(async () => {
@@ -62,11 +42,11 @@ beforeAll(async () => {
       NWC_REPLY_TIMEOUT_MS: "1500",
     },
   });
-  op = await connect(server.devKey);
+  op = await clients.connect(server.devKey);
 });
 
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
+  await clients.closeAll();
   await server?.stop();
 });
 
@@ -85,7 +65,7 @@ describe("the fee limit on the money path", () => {
 
   it("while the outcome is unknown, the amount and its whole fee limit stay held", async () => {
     const a = await agentOn("silent", { initial_balance_sats: 1000 });
-    expect(await errorCode(a, "pay_invoice", { invoice: (await merchantInvoice(300)).invoice })).toBe(
+    expect((await callError(a, "pay_invoice", { invoice: (await merchantInvoice(300)).invoice })).code).toBe(
       "PAYMENT_PENDING",
     );
     expect(await reservedSats(a)).toBe(300 + (300 * FEE_RESERVE_PPM) / 1_000_000);
@@ -93,13 +73,13 @@ describe("the fee limit on the money path", () => {
 
   it("limits count the fee limit: refused before anything is sent, and the invoice stays payable by a sibling", async () => {
     const capped = await agentOn("nip44", { initial_balance_sats: 1000, budget_limit_sats: 320 });
-    const sibling = await connect(
+    const sibling = await clients.connect(
       (await call<{ api_key: string }>(op, "create_agent", { name: "fees-sibling", initial_balance_sats: 1000 }))
         .api_key,
     );
     const inv = await merchantInvoice(300);
     // 300 fits the budget, 300 + a 30-sat fee limit does not.
-    expect(await errorCode(capped, "pay_invoice", { invoice: inv.invoice })).toBe("BUDGET_EXCEEDED");
+    expect((await callError(capped, "pay_invoice", { invoice: inv.invoice })).code).toBe("BUDGET_EXCEEDED");
     expect(await attempts(inv.payment_hash)).toBe(0);
     expect(await reservedSats(capped)).toBe(0);
     // The refused call gave the operator's claim on the invoice back: another agent may pay it.

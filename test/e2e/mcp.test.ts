@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { z } from "zod";
 import type { PaymentOutput } from "../../src/mcp/schemas";
 import { AGENT_TOOLS, EVERYONE_TOOLS, OPERATOR_TOOLS } from "../tool-names";
+import { call, callError } from "./mcp-client";
 
 const BASE = inject("satchelUrl");
 const DEV_KEY = inject("satchelDevKey");
@@ -56,12 +57,6 @@ interface Entry {
 interface JournalEntry extends Entry {
   agent_id: string;
 }
-interface ToolError {
-  code: string;
-  message: string;
-  hint?: string;
-  details?: Record<string, unknown>;
-}
 interface Actor {
   id: string;
   key: string;
@@ -86,25 +81,6 @@ async function connect(kind: Kind, key: string | null): Promise<Client> {
 afterAll(async () => {
   await Promise.allSettled(openClients.map((c) => c.close()));
 });
-
-/** Calls a tool that must succeed and returns its structuredContent. */
-async function call<T>(client: Client, name: string, args: Record<string, unknown> = {}): Promise<T> {
-  const result = await client.callTool({ name, arguments: args });
-  if (result.isError) throw new Error(`${name} failed: ${JSON.stringify(result.structuredContent ?? result.content)}`);
-  expect(result.structuredContent).toBeTypeOf("object");
-  return result.structuredContent as T;
-}
-
-/** Calls a tool that must fail and returns its coded error. */
-async function callError(client: Client, name: string, args: Record<string, unknown>): Promise<ToolError> {
-  const result = await client.callTool({ name, arguments: args });
-  expect(result.isError, `${name} should fail, got ${JSON.stringify(result.structuredContent)}`).toBe(true);
-  const error = result.structuredContent as unknown as ToolError;
-  expect(error.code).toMatch(/^[A-Z_]+$/);
-  expect(error.message).toBeTypeOf("string");
-  expect(error.hint ?? "").toBeTypeOf("string");
-  return error;
-}
 
 /** An invoice from the fake merchant node, outside every operator: an external payment. */
 async function merchantInvoice(amountSats: number): Promise<{ invoice: string; payment_hash: string }> {

@@ -3,51 +3,25 @@
 // with @getalby/sdk's NWCWalletService, an LNbits-style API and LNURL services — all backed by
 // one test Lightning network of signed BOLT 11 invoices. No internet, no sleeps: "never answers"
 // waits for Satchel's own (short, configured) reply timeout.
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import type { Client } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { z } from "zod";
 import type { PaymentOutput } from "../../src/mcp/schemas";
 import { labControl } from "../support/nwc/control";
+import { call, callError, mcpClients } from "./mcp-client";
 
 const BASE = inject("walletSatchelUrl");
 const DEV_KEY = inject("walletSatchelDevKey");
 const LAB = inject("labUrl");
+const clients = mcpClients("satchel-wallet-e2e", () => BASE);
 
-interface ToolError {
-  code: string;
-  message: string;
-  hint?: string;
-}
 /** What the money-moving tools answer (their zod output schema). */
 type Payment = z.infer<typeof PaymentOutput>;
 
-const clients: Client[] = [];
-async function connect(key: string): Promise<Client> {
-  const client = new Client({ name: "satchel-wallet-e2e", version: "1.0.0" });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`), { authProvider: { token: async () => key } }),
-  );
-  clients.push(client);
-  return client;
-}
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
+  await clients.closeAll();
 });
 
-async function call<T = Record<string, unknown>>(
-  c: Client,
-  name: string,
-  args: Record<string, unknown> = {},
-): Promise<T> {
-  const r = await c.callTool({ name, arguments: args });
-  if (r.isError) throw new Error(`${name} failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
-  return r.structuredContent as T;
-}
-async function fail(c: Client, name: string, args: Record<string, unknown>): Promise<ToolError> {
-  const r = await c.callTool({ name, arguments: args });
-  expect(r.isError, `${name} should fail: ${JSON.stringify(r.structuredContent)}`).toBe(true);
-  return r.structuredContent as unknown as ToolError;
-}
 const lab = <T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}) =>
   labControl<T>(LAB, op, args);
 
@@ -55,18 +29,18 @@ let op: Client;
 /** A fresh agent of the operator with a balance; returns its client. */
 async function agent(balance = 10_000, limits: Record<string, unknown> = {}): Promise<Client> {
   const a = await call<{ api_key: string }>(op, "create_agent", {
-    name: `wallet-e2e-${clients.length}`,
+    name: `wallet-e2e-${clients.count}`,
     initial_balance_sats: balance,
     ...limits,
   });
-  return connect(a.api_key);
+  return clients.connect(a.api_key);
 }
 const merchantInvoice = (sats: number) =>
   lab<{ invoice: string; payment_hash: string }>("invoice", { amount_sats: sats });
 const attempts = async (hash: string) => (await lab<{ attempts: number }>("attempts", { payment_hash: hash })).attempts;
 
 beforeAll(async () => {
-  op = await connect(DEV_KEY);
+  op = await clients.connect(DEV_KEY);
 });
 
 describe("NWC", () => {
@@ -101,7 +75,7 @@ describe("NWC", () => {
     expect(await call<Payment>(a, "pay_invoice", { invoice: inv.invoice, idempotency_key: "nwc-1" })).toMatchObject({
       replayed: true,
     });
-    expect((await fail(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("ALREADY_PAID");
+    expect((await callError(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("ALREADY_PAID");
     expect(await attempts(inv.payment_hash)).toBe(1);
     expect((await lab<{ balance_msat: number }>("node", { node: w.id })).balance_msat).toBe(50_000_000 - 120_000);
   });
@@ -148,9 +122,9 @@ describe("NWC", () => {
     await call(op, "connect_wallet", { type: "nwc", uri: w.uri });
     const a = await agent(1000);
     const inv = await merchantInvoice(300);
-    expect((await fail(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("PAYMENT_PENDING");
+    expect((await callError(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("PAYMENT_PENDING");
     expect(await call<{ reserved_sats: number }>(a, "get_budget_status")).toMatchObject({ reserved_sats: 300 });
-    expect((await fail(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("PAYMENT_PENDING");
+    expect((await callError(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("PAYMENT_PENDING");
     expect(await attempts(inv.payment_hash)).toBe(0);
   });
 
@@ -159,13 +133,13 @@ describe("NWC", () => {
     await call(op, "connect_wallet", { type: "nwc", uri: w.uri });
     const a = await agent(1000);
     const inv = await merchantInvoice(250);
-    expect((await fail(a, "pay_invoice", { invoice: inv.invoice, idempotency_key: "drop-1" })).code).toBe(
+    expect((await callError(a, "pay_invoice", { invoice: inv.invoice, idempotency_key: "drop-1" })).code).toBe(
       "PAYMENT_PENDING",
     );
-    expect((await fail(a, "pay_invoice", { invoice: inv.invoice, idempotency_key: "drop-1" })).code).toBe(
+    expect((await callError(a, "pay_invoice", { invoice: inv.invoice, idempotency_key: "drop-1" })).code).toBe(
       "PAYMENT_PENDING",
     );
-    expect((await fail(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("PAYMENT_PENDING");
+    expect((await callError(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("PAYMENT_PENDING");
     expect(await attempts(inv.payment_hash)).toBe(1);
     expect(await lab("invoice_status", { payment_hash: inv.payment_hash })).toMatchObject({ status: "paid" });
     expect(await call<{ reserved_sats: number }>(a, "get_budget_status")).toMatchObject({ reserved_sats: 250 });
@@ -185,7 +159,7 @@ describe("NWC", () => {
     const w = await lab<{ uri: string }>("nwc_wallet", { kind: "nip44", payError: walletCode });
     await call(op, "connect_wallet", { type: "nwc", uri: w.uri });
     const a = await agent(1000);
-    const e = await fail(a, "pay_invoice", { invoice: (await merchantInvoice(40)).invoice });
+    const e = await callError(a, "pay_invoice", { invoice: (await merchantInvoice(40)).invoice });
     expect(e.code).toBe(satchelCode);
     expect(e.hint ?? "").not.toBe("");
     const reserved = (await call<{ reserved_sats: number }>(a, "get_budget_status")).reserved_sats;
@@ -212,14 +186,16 @@ describe("NWC", () => {
     expect((await lab<{ balance_msat: number }>("node", { node: "keysend-payee" })).balance_msat).toBe(
       dest.balance_msat + 21_000,
     );
-    expect((await fail(a, "keysend", { destination: "02" + "zz".repeat(32), amount_sats: 1 })).code).toBe(
+    expect((await callError(a, "keysend", { destination: "02" + "zz".repeat(32), amount_sats: 1 })).code).toBe(
       "INVALID_INPUT",
     );
   });
 
   it("refuses a URI that is not NWC and keeps the working wallet", async () => {
-    expect((await fail(op, "connect_wallet", { type: "nwc", uri: "https://example.com" })).code).toBe("INVALID_INPUT");
-    expect((await fail(op, "connect_wallet", { type: "nwc" })).code).toBe("INVALID_INPUT");
+    expect((await callError(op, "connect_wallet", { type: "nwc", uri: "https://example.com" })).code).toBe(
+      "INVALID_INPUT",
+    );
+    expect((await callError(op, "connect_wallet", { type: "nwc" })).code).toBe("INVALID_INPUT");
   });
 });
 
@@ -254,7 +230,7 @@ describe("LNbits", () => {
     expect(ro.wallet.can_pay).toBe(false);
     expect(ro.warnings.join(" ")).toMatch(/receive but not pay/);
     const b = await agent();
-    const refused = await fail(b, "pay_invoice", { invoice: (await merchantInvoice(5)).invoice });
+    const refused = await callError(b, "pay_invoice", { invoice: (await merchantInvoice(5)).invoice });
     expect(refused.code).toBe("FORBIDDEN");
     expect(await call<{ reserved_sats: number }>(b, "get_budget_status")).toMatchObject({ reserved_sats: 0 });
   });
@@ -268,19 +244,19 @@ describe("LNbits", () => {
     expect(ok.preimage).toMatch(/^[0-9a-f]{64}$/);
 
     await lab("mode", { node: w.id, mode: "fail" });
-    expect((await fail(a, "pay_invoice", { invoice: (await merchantInvoice(13)).invoice })).code).toBe(
+    expect((await callError(a, "pay_invoice", { invoice: (await merchantInvoice(13)).invoice })).code).toBe(
       "PAYMENT_PENDING",
     );
 
     const cur = await lab<{ url: string; admin_key: string; id: string }>("lnbits_wallet", {});
     await call(op, "connect_wallet", { type: "lnbits", url: cur.url, api_key: cur.admin_key });
     await lab("mode", { node: cur.id, mode: "fail" });
-    expect((await fail(a, "pay_invoice", { invoice: (await merchantInvoice(14)).invoice })).code).toBe(
+    expect((await callError(a, "pay_invoice", { invoice: (await merchantInvoice(14)).invoice })).code).toBe(
       "PAYMENT_FAILED",
     );
     await lab("mode", { node: cur.id, mode: "pending" });
     const inv = await merchantInvoice(15);
-    expect((await fail(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("PAYMENT_PENDING");
+    expect((await callError(a, "pay_invoice", { invoice: inv.invoice })).code).toBe("PAYMENT_PENDING");
     expect(await call<{ reserved_sats: number }>(a, "get_budget_status")).toMatchObject({ reserved_sats: 13 + 15 });
     expect(await attempts(inv.payment_hash)).toBe(1);
   });
@@ -313,19 +289,19 @@ describe("Lightning address and LNURL", () => {
       min_msat: 10_000,
       max_msat: 20_000,
     });
-    const e1 = await fail(a, "pay_lightning_address", { address: range.address, amount_sats: 50 });
+    const e1 = await callError(a, "pay_lightning_address", { address: range.address, amount_sats: 50 });
     expect(e1.code).toBe("INVALID_INPUT");
     const liarA = await lab<{ address: string }>("pay_target", { name: "carol", lie: "amount" });
-    expect((await fail(a, "pay_lightning_address", { address: liarA.address, amount_sats: 10 })).code).toBe(
+    expect((await callError(a, "pay_lightning_address", { address: liarA.address, amount_sats: 10 })).code).toBe(
       "AMOUNT_MISMATCH",
     );
     const liarH = await lab<{ address: string }>("pay_target", { name: "dave", lie: "hash" });
-    expect((await fail(a, "pay_lightning_address", { address: liarH.address, amount_sats: 10 })).code).toBe(
+    expect((await callError(a, "pay_lightning_address", { address: liarH.address, amount_sats: 10 })).code).toBe(
       "INVALID_INVOICE",
     );
     const comment = await lab<{ address: string }>("pay_target", { name: "erin", comment: 0 });
     expect(
-      (await fail(a, "pay_lightning_address", { address: comment.address, amount_sats: 10, comment: "hi" })).code,
+      (await callError(a, "pay_lightning_address", { address: comment.address, amount_sats: 10, comment: "hi" })).code,
     ).toBe("INVALID_INPUT");
     expect(
       await call<{ reserved_sats: number; spent: { lifetime_sats: number } }>(a, "get_budget_status"),
@@ -343,7 +319,9 @@ describe("Lightning address and LNURL", () => {
     const r = await call<{ paid: boolean; amount_sats: number }>(a, "claim_lnurl_withdraw", { lnurl: link.url });
     expect(r).toMatchObject({ paid: true, amount_sats: 40 });
     expect(await call<{ balance_sats: number }>(a, "check_balance")).toMatchObject({ balance_sats: 40 });
-    expect((await fail(a, "claim_lnurl_withdraw", { lnurl: link.url, amount_sats: 10 })).code).toBe("PAYMENT_FAILED");
+    expect((await callError(a, "claim_lnurl_withdraw", { lnurl: link.url, amount_sats: 10 })).code).toBe(
+      "PAYMENT_FAILED",
+    );
   });
 
   it("logs in with LNURL-auth: one key per agent and domain, k1 used once, malformed k1 refused", async () => {
@@ -359,7 +337,9 @@ describe("Lightning address and LNURL", () => {
     expect((await call<{ linking_key: string }>(other, "lnurl_auth", { lnurl: c3.url })).linking_key).not.toBe(
       r1.linking_key,
     );
-    expect((await fail(a, "lnurl_auth", { lnurl: c1.url })).code).toBe("FORBIDDEN");
-    expect((await fail(a, "lnurl_auth", { lnurl: `${LAB}/lnurl/auth?tag=login&k1=abcd` })).code).toBe("INVALID_INPUT");
+    expect((await callError(a, "lnurl_auth", { lnurl: c1.url })).code).toBe("FORBIDDEN");
+    expect((await callError(a, "lnurl_auth", { lnurl: `${LAB}/lnurl/auth?tag=login&k1=abcd` })).code).toBe(
+      "INVALID_INPUT",
+    );
   });
 });

@@ -7,27 +7,23 @@
 //
 // The X402 tests run in order: the rate cache of the Worker starts empty, so the stale-rate cases
 // come before the first fresh rate is fetched.
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import type { Client } from "@modelcontextprotocol/client";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { PayApiResult } from "../../src/paywall/pay";
 import type { PaywallLabState } from "../support/paywall-servers";
+import { call, callError, mcpClients } from "./mcp-client";
 
 const BASE = inject("paywallSatchelUrl");
 const DEV_KEY = inject("paywallSatchelDevKey");
 const LAB = inject("paywallLab");
 const EVM_KEY = inject("x402EvmKey");
+const clients = mcpClients("satchel-e2e-paywall", () => BASE);
 
 /** What pay_l402_api answers: the tool's own result type. */
 type PaidApi = PayApiResult;
-interface ToolError {
-  code: string;
-  message: string;
-  hint?: string;
-  details?: Record<string, unknown>;
-}
 interface Balance {
   balance_sats: number;
   reserved_sats: number;
@@ -40,29 +36,6 @@ interface Tx {
   fee_sats: number;
   payment_hash: string | null;
   description: string | null;
-}
-
-const clients: Client[] = [];
-
-async function connect(key: string): Promise<Client> {
-  const client = new Client({ name: "satchel-e2e-paywall", version: "1.0.0" });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`), { authProvider: { token: async () => key } }),
-  );
-  clients.push(client);
-  return client;
-}
-
-async function call<T>(client: Client, name: string, args: Record<string, unknown> = {}): Promise<T> {
-  const r = await client.callTool({ name, arguments: args });
-  if (r.isError) throw new Error(`${name} failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
-  return r.structuredContent as T;
-}
-
-async function callError(client: Client, name: string, args: Record<string, unknown>): Promise<ToolError> {
-  const r = await client.callTool({ name, arguments: args });
-  expect(r.isError, `${name} should fail, got ${JSON.stringify(r.structuredContent)}`).toBe(true);
-  return r.structuredContent as unknown as ToolError;
 }
 
 async function labState(): Promise<PaywallLabState> {
@@ -83,19 +56,19 @@ async function newAgent(args: Record<string, unknown> = {}): Promise<{ id: strin
     initial_balance_sats: 5000,
     ...args,
   });
-  return { id: a.agent_id, client: await connect(a.api_key) };
+  return { id: a.agent_id, client: await clients.connect(a.api_key) };
 }
 
 const balance = async (c: Client) => (await call<Balance>(c, "check_balance")).balance_sats;
 
 beforeAll(async () => {
-  operator = await connect(DEV_KEY);
+  operator = await clients.connect(DEV_KEY);
   // The Worker has fetched no rate yet: start with one that is too old to use.
   await setRate({ usd: 100_000, ageSeconds: 11 * 60 });
 });
 
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
+  await clients.closeAll();
 });
 
 describe("X402 over USDC (EVM exact, Base Sepolia)", () => {
