@@ -8,7 +8,14 @@ import { msat } from "../money";
 import { capture, type Result } from "../result";
 import { journalEntries, type JournalRow } from "../store/journal";
 import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
-import { deskStub, supportsKeysend, walletFeeReserve, walletFor, walletFromStored } from "../wallet/factory";
+import {
+  deskStub,
+  supportsKeysend,
+  walletFeeReserve,
+  walletFor,
+  walletFromStored,
+  walletRefOf,
+} from "../wallet/factory";
 import { failureHint } from "../wallet/wallet-errors";
 import { checkSpend, hostAllowed, remaining, withConnectionCap, type BudgetPolicy, type SpendState } from "./policy";
 import { LEDGER_SCHEMA, LEDGER_UPGRADES, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
@@ -484,6 +491,7 @@ export class AgentLedger extends DurableObject<Env> {
       let entry: EntryRow;
       try {
         const feeLimitMsat = payee ? 0 : await walletFeeReserve(wallet, msat(amountMsat));
+        const walletRef = payee ? null : await walletRefOf(wallet);
         // A concurrent call with the same key may have finished while we awaited the lookups above.
         const late = this.replay(req);
         if (late) return late;
@@ -496,6 +504,7 @@ export class AgentLedger extends DurableObject<Env> {
           amountMsat,
           feeLimitMsat,
           payee,
+          walletRef,
         });
       } catch (e) {
         // Refused before anything was reserved or paid (the wallet connection cannot be opened, or a
@@ -564,6 +573,7 @@ export class AgentLedger extends DurableObject<Env> {
         });
       }
       const feeLimitMsat = await walletFeeReserve(wallet, msat(req.amountMsat));
+      const walletRef = await walletRefOf(wallet);
       const late = this.replayKeysend(req, target);
       if (late) return late;
       const preimage = random32Hex();
@@ -579,6 +589,7 @@ export class AgentLedger extends DurableObject<Env> {
         amountMsat: req.amountMsat,
         feeLimitMsat,
         payee: null,
+        walletRef,
       });
       this.inFlight.add(entry.id);
       let outcome: PaymentOutcome;
@@ -636,6 +647,7 @@ export class AgentLedger extends DurableObject<Env> {
         amountMsat: req.amountMsat,
         feeLimitMsat: 0,
         payee: null,
+        walletRef: null,
       });
       return {
         paymentId: entry.id,
@@ -701,6 +713,8 @@ export class AgentLedger extends DurableObject<Env> {
     amountMsat: number;
     feeLimitMsat: number;
     payee: string | null;
+    /** The wallet connection that will send it (walletRef); null when no wallet does. */
+    walletRef: string | null;
   }): EntryRow {
     const agent = this.requireAgent();
     this.assertActive(agent);
@@ -715,8 +729,8 @@ export class AgentLedger extends DurableObject<Env> {
     const id = newId("ent");
     this.sql.exec(
       `INSERT INTO entries (id, direction, kind, status, amount_msat, fee_limit_msat, payment_hash, invoice, description,
-         idempotency_key, session_id, host, counterparty, expires_at, created_at, updated_at)
-       VALUES (?, 'out', ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         idempotency_key, session_id, host, counterparty, wallet_ref, expires_at, created_at, updated_at)
+       VALUES (?, 'out', ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       id,
       p.payee ? "internal" : "payment",
       p.amountMsat,
@@ -728,6 +742,7 @@ export class AgentLedger extends DurableObject<Env> {
       p.req.sessionId ?? null,
       p.req.host ?? null,
       p.payee,
+      p.walletRef,
       p.expiresAt,
       now,
       now,
@@ -1030,15 +1045,20 @@ export class AgentLedger extends DurableObject<Env> {
       .toArray()
       .filter((e) => !this.inFlight.has(e.id));
     let resolved = 0;
+    const wallet = this.wallet(agent);
     for (const e of rows) {
       let outcome: PaymentOutcome | { status: "unknown" };
       try {
-        outcome = e.counterparty
-          ? await this.payInternal(e.counterparty, e)
-          : await this.wallet(agent).lookupPayment(e.payment_hash!);
+        if (e.counterparty) outcome = await this.payInternal(e.counterparty, e);
+        else if (e.wallet_ref !== null && e.wallet_ref !== (await walletRefOf(wallet))) {
+          // Sent through a wallet that is no longer connected: only that wallet knows what became of
+          // it, and this one would answer "not found". Held until that wallet is connected again.
+          outcome = { status: "pending" };
+        } else outcome = await wallet.lookupPayment(e.payment_hash!);
       } catch (err) {
+        // Not asked (the connection could not be read or opened) is not "the wallet never saw it".
         console.warn("reconcile lookup failed", { entry: e.id, error: errorName(err) });
-        outcome = { status: "unknown" };
+        outcome = { status: "pending" };
       }
       if (outcome.status === "unknown") {
         // The wallet never saw it. Only once the invoice can no longer be paid is releasing safe.
@@ -1300,6 +1320,7 @@ export class AgentLedger extends DurableObject<Env> {
         amountMsat: 1000,
         feeLimitMsat: 0,
         payee: null,
+        walletRef: null,
       });
       if (
         this.applyOutcome(entry.id, { status: "succeeded", preimage: null, feeMsat: msat(0) }).status === "succeeded"
@@ -1339,6 +1360,7 @@ function toJournal(agent: AgentRow, r: EntryRow): JournalRow {
     description: r.description,
     counterparty: r.counterparty,
     host: r.host,
+    wallet_ref: r.wallet_ref,
     error_code: r.error_code,
     created_at: r.created_at,
     updated_at: r.updated_at,

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS entries (
   updated_at INTEGER NOT NULL,
   settled_at INTEGER,
   check_attempts INTEGER NOT NULL DEFAULT 0,
+  wallet_ref TEXT,
   version INTEGER NOT NULL DEFAULT 1,
   journaled_version INTEGER NOT NULL DEFAULT 0
 );
@@ -114,9 +115,14 @@ export interface EntryRow extends Record<string, SqlStorageValue> {
   updated_at: number;
   settled_at: number | null;
   check_attempts: number;
+  /** The wallet connection that sent the payment (walletRef); only it is asked for the outcome. */
+  wallet_ref: string | null;
   version: number;
   journaled_version: number;
 }
 
 /** Additive changes for ledgers created by an older schema; each must be safe to run twice. */
-export const LEDGER_UPGRADES = ["ALTER TABLE entries ADD COLUMN host TEXT"];
+export const LEDGER_UPGRADES = [
+  "ALTER TABLE entries ADD COLUMN host TEXT",
+  "ALTER TABLE entries ADD COLUMN wallet_ref TEXT",
+];

@@ -12,6 +12,8 @@ export interface JournalRow {
   description: string | null;
   counterparty: string | null;
   host: string | null;
+  /** The wallet connection that sent the payment (walletRef), for outgoing wallet payments. */
+  wallet_ref: string | null;
   error_code: string | null;
   created_at: number;
   updated_at: number;
@@ -19,8 +21,8 @@ export interface JournalRow {
 }
 
 const UPSERT = `INSERT INTO transactions (id, agent_id, operator_id, direction, kind, status, amount_msat, fee_msat,
-  payment_hash, description, counterparty, error_code, created_at, updated_at, settled_at, host)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+  payment_hash, description, counterparty, error_code, created_at, updated_at, settled_at, host, wallet_ref)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, kind = excluded.kind, amount_msat = excluded.amount_msat,
   fee_msat = excluded.fee_msat, error_code = excluded.error_code, updated_at = excluded.updated_at,
   settled_at = excluded.settled_at, counterparty = excluded.counterparty
@@ -50,6 +52,7 @@ export async function journalEntries(db: D1Database, rows: JournalRow[]): Promis
           r.updated_at,
           r.settled_at,
           r.host,
+          r.wallet_ref,
         ),
     ),
   );

@@ -1,7 +1,7 @@
 import { getConfig } from "../config";
 import { SatchelError } from "../errors";
 import type { WalletInfo } from "./backend";
-import { saveWalletConnection, validateWalletConnection, type WalletConnectionInput } from "./connection";
+import { saveWalletConnection, validateWalletConnection, walletRef, type WalletConnectionInput } from "./connection";
 import { backendFor, deskStub } from "./factory";
 
 export interface ConnectedWallet {
@@ -39,10 +39,34 @@ export async function connectWallet(
     }
     throw e;
   }
+  const stranded = await pendingElsewhere(env, operatorId, walletRef(secret));
   const view = await saveWalletConnection(env, operatorId, input);
   // The operator's desk must neither pay with nor keep talking to the previous wallet.
   await deskStub(env, operatorId).walletChanged();
-  return { type: view.type, description: view.description, info, balanceMsat, ...assess(env, info) };
+  const assessed = assess(env, info);
+  if (stranded > 0) {
+    assessed.warnings.push(
+      `${stranded} payment${stranded === 1 ? " sent through another wallet connection is" : "s sent through other wallet connections are"} still pending. ` +
+        "Only the wallet that sent a payment can tell its outcome, so the sats stay reserved until that wallet is connected again.",
+    );
+  }
+  return { type: view.type, description: view.description, info, balanceMsat, ...assessed };
+}
+
+/**
+ * How many of the operator's payments sent through another wallet connection than `nextRef` are
+ * still pending. Read from the journal, so a payment reserved in the last moments may be missing:
+ * this only feeds a warning; the ledger's reconciler is what keeps such payments held (it asks only
+ * the wallet that sent them).
+ */
+async function pendingElsewhere(env: Env, operatorId: string, nextRef: string): Promise<number> {
+  const row = await env.DB.prepare(
+    `SELECT COUNT(*) AS n FROM transactions
+     WHERE operator_id = ? AND status IN ('reserved', 'pending') AND wallet_ref IS NOT NULL AND wallet_ref != ?`,
+  )
+    .bind(operatorId, nextRef)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
 }
 
 /** What a wallet's info says it can and cannot do for Satchel. */

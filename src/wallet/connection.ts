@@ -6,6 +6,8 @@
  * Nothing here returns or logs a secret except readWalletSecret, which exists for the wallet
  * factory. Validation messages never echo the input, since the input is the secret.
  */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { getConfig } from "../config";
 import { SatchelError } from "../errors";
 
@@ -41,8 +43,8 @@ function invalid(message: string, hint?: string): SatchelError {
   return new SatchelError("INVALID_INPUT", message, hint === undefined ? {} : { hint });
 }
 
-/** Checks the shape of an NWC URI (NIP-47) and returns its normalised form and public parts. */
-function parseNwc(raw: string): { uri: string; relays: URL[]; walletPubkey: string } {
+/** Checks the shape of an NWC URI (NIP-47) and returns its normalised form and its parts. */
+function parseNwc(raw: string): { uri: string; relays: URL[]; walletPubkey: string; secret: string } {
   const uri = raw.trim();
   if (uri.length > MAX_URI) throw invalid("The NWC connection string is too long.");
   const m = /^nostr\+walletconnect:\/\/([^?/#]+)\/?\?([^#]*)$/i.exec(uri);
@@ -74,7 +76,7 @@ function parseNwc(raw: string): { uri: string; relays: URL[]; walletPubkey: stri
   if (secret === null || !HEX64.test(secret) || params.getAll("secret").length !== 1) {
     throw invalid("The NWC URI must carry one secret of 64 hex characters.");
   }
-  return { uri, relays, walletPubkey: walletPubkey.toLowerCase() };
+  return { uri, relays, walletPubkey: walletPubkey.toLowerCase(), secret: secret.toLowerCase() };
 }
 
 /** Checks an LNbits base URL: https (or http on this machine), no credentials, query or fragment. */
@@ -115,6 +117,24 @@ export function validateWalletConnection(input: WalletConnectionInput): WalletSe
       return { type: "lnbits", url: url.href.replace(/\/+$/, ""), apiKey };
     }
   }
+}
+
+/**
+ * Names the wallet a payment was sent through, kept on the payment so that only that wallet is asked
+ * for its outcome: another wallet does not know the payment, and its "not found" would release sats
+ * the first one spent. The same connection saved again gets the same name; any other connection
+ * (another wallet, or another NWC app connection or LNbits key of the same wallet, which may not see
+ * the first one's payments) gets another. A hash of the secret: it reveals nothing.
+ */
+export function walletRef(secret: WalletSecret | null): string {
+  if (secret === null) return "fake";
+  let identity: string;
+  if (secret.type === "lnbits") identity = `lnbits\n${secret.url}\n${secret.apiKey}`;
+  else {
+    const nwc = parseNwc(secret.uri);
+    identity = `nwc\n${nwc.walletPubkey}\n${nwc.secret}`;
+  }
+  return `${secret.type}:${bytesToHex(sha256(utf8ToBytes(identity))).slice(0, 32)}`;
 }
 
 /** A safe description of a secret: hosts and the wallet's public key only. */

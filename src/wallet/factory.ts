@@ -9,7 +9,7 @@ import type {
   WalletBackend,
   WalletInfo,
 } from "./backend";
-import { openStoredSecret, readWalletSecret, type StoredWalletRow, type WalletSecret } from "./connection";
+import { openStoredSecret, readWalletSecret, walletRef, type StoredWalletRow, type WalletSecret } from "./connection";
 import { FAKE_NETWORK_NAME, FakeWallet } from "./fake";
 import { LnbitsWallet } from "./lnbits";
 import { NwcWallet } from "./nwc";
@@ -52,6 +52,8 @@ export function walletFromStored(env: Env, operatorId: string, row: StoredWallet
 class OperatorWallet implements WalletBackend {
   private backend: Promise<WalletBackend> | null = null;
   private resolved: WalletBackend | null = null;
+  /** walletRef of the connection, once ready() has resolved. */
+  ref: string | null = null;
 
   constructor(
     private readonly env: Env,
@@ -62,6 +64,7 @@ class OperatorWallet implements WalletBackend {
   /** The operator's backend; later calls reuse the first resolution. */
   ready(): Promise<WalletBackend> {
     this.backend ??= this.secret().then((secret) => {
+      this.ref = walletRef(secret);
       this.resolved = backendFor(this.env, this.operatorId, secret);
       return this.resolved;
     });
@@ -102,6 +105,16 @@ class OperatorWallet implements WalletBackend {
 export async function walletFeeReserve(wallet: WalletBackend, amountMsat: Msat): Promise<Msat> {
   if (wallet instanceof OperatorWallet) await wallet.ready();
   return wallet.feeReserveMsat(amountMsat);
+}
+
+/**
+ * The wallet connection a payment goes through (walletRef), after the operator's backend is known;
+ * null for a backend made outside the factory.
+ */
+export async function walletRefOf(wallet: WalletBackend): Promise<string | null> {
+  if (!(wallet instanceof OperatorWallet)) return null;
+  await wallet.ready();
+  return wallet.ref;
 }
 
 /** Whether a backend can send keysend payments, without calling it. */

@@ -160,3 +160,53 @@ describe("NWC: a wallet that never answers", () => {
     expect((await requests(w)).pay_invoice).toBe(1);
   });
 });
+
+describe("NWC: reconciling when the wallet connection changed", () => {
+  it("only the wallet that sent it settles it: held while another wallet is connected, settled when it is back", async () => {
+    const { op, w, agent, ledger } = await setup({});
+    const invoice = await merchantInvoice(300);
+    const hash = decodeInvoice(invoice).paymentHash;
+    const before = await balance(w);
+    await setMode(w, "pending");
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice }))).toBe("PAYMENT_PENDING");
+    await ledger.flushJournal();
+
+    // Another wallet replaces it; connect_wallet says what stays pending on the first one.
+    const other = await lab<LabWallet>("nwc_wallet", { kind: "nip44", startSats: 100_000 });
+    const switched = ok<{ warnings: string[] }>(await tool(op, "connect_wallet", { type: "nwc", uri: other.uri }));
+    expect(switched.warnings.join(" ")).toContain("1 payment sent through another wallet connection is still pending");
+
+    // The first wallet completes the payment. The new wallet has never heard of it: it is not asked,
+    // and its "not found" never releases the sats, not even once the invoice has long expired.
+    await lab("resolve", { node: w.id, payment_hash: hash, result: "succeeded" });
+    expect(before - (await balance(w))).toBe(300_000);
+    await runDurableObjectAlarm(ledger);
+    await ledger.skewClock(3600_000 + 601_000);
+    await runDurableObjectAlarm(ledger);
+    let s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([300_000, 0]);
+    expect((await requests(other)).lookup_invoice ?? 0).toBe(0);
+
+    // The first wallet connected again (the same connection): no warning, and the next look settles it.
+    const back = ok<{ warnings: string[] }>(await tool(op, "connect_wallet", { type: "nwc", uri: w.uri }));
+    expect(back.warnings.join(" ")).not.toContain("still pending");
+    await runDurableObjectAlarm(ledger);
+    s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 300_000]);
+    expect((await requests(w)).pay_invoice).toBe(1);
+  });
+
+  it("a connection that cannot be opened is not asked, and that is no answer: the payment stays held", async () => {
+    const { op, w, agent, ledger } = await setup({});
+    const invoice = await merchantInvoice(70);
+    await setMode(w, "pending");
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice }))).toBe("PAYMENT_PENDING");
+    // The stored secret no longer opens (say WALLET_SECRET_KEY was rotated without re-sealing it).
+    await env.DB.prepare("UPDATE operators SET wallet_secret_enc = 'v1:AAAA:AAAA' WHERE id = ?")
+      .bind(op.operatorId)
+      .run();
+    await ledger.skewClock(3600_000 + 601_000);
+    await runDurableObjectAlarm(ledger);
+    expect((await snapshot(agent.agentId)).reservedMsat).toBe(70_000);
+  });
+});
