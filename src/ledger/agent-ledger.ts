@@ -3,6 +3,7 @@ import { getConfig } from "../config";
 import { isErrorCode, SatchelError } from "../errors";
 import { newId, random32Hex } from "../ids";
 import { decodeInvoice, isExpired } from "../lightning/bolt11";
+import { usdcOutcome } from "../paywall/usdc-chain";
 import { paymentHashOf, preimageMatches } from "../lightning/preimage";
 import { msat } from "../money";
 import { capture, type Result } from "../result";
@@ -1049,23 +1050,22 @@ export class AgentLedger extends DurableObject<Env> {
     for (const e of rows) {
       let outcome: PaymentOutcome | { status: "unknown" };
       try {
-        if (e.counterparty) outcome = await this.payInternal(e.counterparty, e);
-        else if (e.wallet_ref !== null && e.wallet_ref !== (await walletRefOf(wallet))) {
-          // Sent through a wallet that is no longer connected: only that wallet knows what became of
-          // it, and this one would answer "not found". Held until that wallet is connected again.
-          outcome = { status: "pending" };
-        } else outcome = await wallet.lookupPayment(e.payment_hash!);
+        outcome = e.counterparty
+          ? await this.payInternal(e.counterparty, e)
+          : ((await usdcOutcome(this.env, e.invoice)) ?? (await this.askSender(wallet, e)));
       } catch (err) {
         // Not asked (the connection could not be read or opened) is not "the wallet never saw it".
         console.warn("reconcile lookup failed", { entry: e.id, error: errorName(err) });
         outcome = { status: "pending" };
       }
       if (outcome.status === "unknown") {
-        // The wallet never saw it. Only once the invoice can no longer be paid is releasing safe.
+        // The wallet (for USDC: the chain) never saw it. Only once the invoice (the authorization)
+        // can no longer be paid is releasing safe.
         const dead = (e.expires_at ?? 0) + UNKNOWN_RELEASE_GRACE_S <= this.nowSeconds();
-        outcome = dead
-          ? { status: "failed", reason: "the wallet never received the payment and the invoice expired" }
-          : { status: "pending" };
+        const reason = e.invoice?.startsWith("external:")
+          ? "the payment was never made and its authorization expired"
+          : "the wallet never received the payment and the invoice expired";
+        outcome = dead ? { status: "failed", reason } : { status: "pending" };
       }
       const after = this.applyOutcome(e.id, outcome);
       if (after.status === "failed") await this.releaseClaim(after.payment_hash!);
@@ -1073,6 +1073,15 @@ export class AgentLedger extends DurableObject<Env> {
       else this.sql.exec("UPDATE entries SET check_attempts = check_attempts + 1 WHERE id = ?", e.id);
     }
     return { resolved, stillPending: rows.length - resolved };
+  }
+
+  /**
+   * What the wallet connection that sent a payment knows of it. Another connection is not asked:
+   * it would answer "not found", so the payment stays held until its own wallet is connected again.
+   */
+  private async askSender(wallet: WalletBackend, e: EntryRow): Promise<PaymentOutcome | { status: "unknown" }> {
+    if (e.wallet_ref !== null && e.wallet_ref !== (await walletRefOf(wallet))) return { status: "pending" };
+    return wallet.lookupPayment(e.payment_hash!);
   }
 
   // ---- internals ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import { caip2Of, EVM_NETWORKS, signingKey, x402KeyView, type EvmNetwork } from 
 import type { Authorization } from "./evm-sign";
 import type { FetchedResponse } from "./http";
 import { btcUsdRate, formatUsdc, usdcToMsat } from "./rate";
+import { usdcReference } from "./usdc-chain";
 import { blankQuote, type X402Host, type X402Offer, type X402Paid, type X402Quote, type X402Requirement } from "./x402";
 
 /** USDC per network (the EIP-712 domain of its EIP-3009 signatures); the only asset Satchel pays. */
@@ -176,6 +177,15 @@ function refusalReason(res: FetchedResponse): string | null {
   return res.body.byteLength <= 65_536 ? read(new TextDecoder().decode(res.body)) : null;
 }
 
+/** What an agent should do about a USDC payment whose outcome is unknown. */
+function pendingHint(auth: Authorization): string {
+  const expiry = new Date(Number(auth.validBefore) * 1000).toISOString();
+  return (
+    "Do not pay again. The sats stay reserved until Satchel reads the outcome from the chain: spent if the API " +
+    `settled the authorization, released if it was still unused when it expired (${expiry}); check get_transactions.`
+  );
+}
+
 /**
  * Pays a quoted EVM offer: sign, reserve the sats (payment hash = sha256 of the authorization's
  * nonce, expiry = its validBefore), send the paid request, then settle on the paid answer or release
@@ -192,7 +202,14 @@ export async function payEvm(host: X402Host, res: FetchedResponse, q: X402Quote)
     paymentHash,
     amountMsat: q.priceMsat!,
     expiresAt: Number(auth.validBefore),
-    reference: `x402:${id}:${r.asset}:${r.amount.trim()}:${r.payTo}:${auth.nonce}`,
+    reference: usdcReference({
+      network: id,
+      asset: r.asset,
+      amount: r.amount.trim(),
+      payTo: r.payTo,
+      nonce: auth.nonce,
+      authorizer: auth.from,
+    }),
     memo: `X402 ${host.req.method} ${at.pathname} (${q.usdcAmount} USDC)`,
     host: at.host,
   });
@@ -207,7 +224,7 @@ export async function payEvm(host: X402Host, res: FetchedResponse, q: X402Quote)
       "PAYMENT_PENDING",
       "The API did not answer the paid X402 request; whether it settled the payment is unknown.",
       {
-        hint: `Do not pay again. The sats stay reserved until the authorization expires (${new Date(Number(auth.validBefore) * 1000).toISOString()}); check get_transactions.`,
+        hint: pendingHint(auth),
         details: {
           reason:
             e instanceof SatchelError ? ((e.details as { reason?: string } | undefined)?.reason ?? e.code) : "network",
@@ -227,7 +244,7 @@ export async function payEvm(host: X402Host, res: FetchedResponse, q: X402Quote)
       "PAYMENT_PENDING",
       "The API refused the X402 payment after an attempt that may have settled it.",
       {
-        hint: `Do not pay again. The sats stay reserved until the authorization expires (${new Date(Number(auth.validBefore) * 1000).toISOString()}); check get_transactions.`,
+        hint: pendingHint(auth),
         details: {
           reason: "refused_after_retry",
           http_status: response.status,

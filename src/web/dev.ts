@@ -42,6 +42,31 @@ dev.post("/bench/ledger", async (c) => {
 });
 
 /**
+ * Runs an agent's reconciler now, as its alarm would, after moving its clock `skew_ms` ahead (both
+ * development only): the e2e tests settle unknown outcomes this way instead of waiting for the alarm.
+ */
+dev.post("/reconcile", async (c) => {
+  const principal = await operatorOf(c);
+  if (!principal) return unauthorized();
+  const body = (await c.req.json().catch(() => ({}))) as { agent_id?: unknown; skew_ms?: unknown };
+  const skew = body.skew_ms;
+  if (
+    skew !== undefined &&
+    !(typeof skew === "number" && Number.isInteger(skew) && skew >= 0 && skew <= 30 * 86_400_000)
+  ) {
+    return c.json({ error: "skew_ms must be an integer from 0 to 30 days in ms" }, 400);
+  }
+  try {
+    const agentId = await resolveAgent(c.env, principal, typeof body.agent_id === "string" ? body.agent_id : undefined);
+    const ledger = ledgerStub(c.env, agentId);
+    if (skew) await ledger.skewClock(skew);
+    return c.json(await ledger.reconcile());
+  } catch (e) {
+    return c.json({ error: e instanceof SatchelError ? e.toJSON() : "internal" }, 400);
+  }
+});
+
+/**
  * An invoice from a fake "merchant" node outside every operator's wallet, so a newcomer (and the
  * e2e tests and benchmarks) can pay an external invoice locally.
  */

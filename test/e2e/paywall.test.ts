@@ -61,6 +61,24 @@ async function newAgent(args: Record<string, unknown> = {}): Promise<{ id: strin
 
 const balance = async (c: Client) => (await call<Balance>(c, "check_balance")).balance_sats;
 
+/** Runs the agent's reconciler now (what its alarm does), its clock first moved skewMs ahead. */
+async function reconcile(agentId: string, skewMs = 0): Promise<{ resolved: number; stillPending: number }> {
+  const res = await fetch(`${BASE}/dev/reconcile`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ agent_id: agentId, skew_ms: skewMs }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { resolved: number; stillPending: number };
+}
+
+async function setRpcDown(down: boolean): Promise<void> {
+  expect((await fetch(`${LAB.control}/rpc`, { method: "POST", body: JSON.stringify({ down }) })).status).toBe(200);
+}
+
+const lastPayment = async (c: Client) =>
+  (await call<{ transactions: Tx[] }>(c, "get_transactions", { direction: "out" })).transactions[0]!;
+
 beforeAll(async () => {
   operator = await clients.connect(DEV_KEY);
   // The Worker has fetched no rate yet: start with one that is too old to use.
@@ -248,7 +266,7 @@ describe("X402 over USDC: idempotency and an outcome that stays unknown", () => 
     expect(await balance(agent.client)).toBe(5000 - 11);
   });
 
-  it("a paid request that never gets an answer: PAYMENT_PENDING, the sats stay reserved, a repeat pays nothing", async () => {
+  it("a paid request that never gets an answer: PAYMENT_PENDING, held (a repeat pays nothing) until the chain shows it expired unused", async () => {
     const agent = await newAgent();
     const settled = (await labState()).settlements.length;
     const args = { url: `${LAB.x402Lost}/quote`, idempotency_key: "usdc-lost" };
@@ -265,11 +283,28 @@ describe("X402 over USDC: idempotency and an outcome that stays unknown", () => 
     const lab = await labState();
     expect(lab.settlements).toHaveLength(settled);
     expect(lab.stats.x402Lost).toMatchObject({ paid: 0 });
+
+    // The reconciler asks the chain: the authorization is unused but still valid, so the API could
+    // still settle it. Held.
+    expect(await reconcile(agent.id)).toEqual({ resolved: 0, stillPending: 1 });
+    expect((await labState()).rpcCalls).toBeGreaterThan(lab.rpcCalls);
+    // Hours later, with the chain unreachable: no answer is no answer. Still held.
+    await setRpcDown(true);
+    try {
+      expect(await reconcile(agent.id, 3 * 3600_000)).toEqual({ resolved: 0, stillPending: 1 });
+      expect(await call<Balance>(agent.client, "check_balance")).toMatchObject({ reserved_sats: 21 });
+    } finally {
+      await setRpcDown(false);
+    }
+    // The chain answers: never used, and past its validBefore it never can be. Released.
+    expect(await reconcile(agent.id)).toEqual({ resolved: 1, stillPending: 0 });
+    expect(await call<Balance>(agent.client, "check_balance")).toMatchObject({ balance_sats: 5000, reserved_sats: 0 });
+    expect(await lastPayment(agent.client)).toMatchObject({ status: "failed", amount_sats: 21 });
   });
 });
 
 describe("X402 over USDC: a settled payment whose answer was lost", () => {
-  it("the retry is refused (the nonce is spent): PAYMENT_PENDING, the sats stay reserved, never released", async () => {
+  it("the retry is refused (the nonce is spent): PAYMENT_PENDING, held; the chain shows it used: spent", async () => {
     const agent = await newAgent();
     const settled = (await labState()).settlements.length;
     const e = await callError(agent.client, "pay_l402_api", { url: `${LAB.x402Flaky}/quote` });
@@ -279,6 +314,14 @@ describe("X402 over USDC: a settled payment whose answer was lost", () => {
     const lab = await labState();
     expect(lab.settlements).toHaveLength(settled + 1);
     expect(await call<Balance>(agent.client, "check_balance")).toMatchObject({ reserved_sats: 21 });
+
+    // The reconciler reads the authorization's state on the chain: used, so the 21 sats are spent.
+    expect(await reconcile(agent.id)).toEqual({ resolved: 1, stillPending: 0 });
+    expect(await call<Balance>(agent.client, "check_balance")).toMatchObject({
+      balance_sats: 5000 - 21,
+      reserved_sats: 0,
+    });
+    expect(await lastPayment(agent.client)).toMatchObject({ status: "succeeded", amount_sats: 21 });
   });
 });
 

@@ -9,7 +9,8 @@
 //   x402-ln     X402 Lightning `exact`, invoices from Satchel's fake merchant node
 //   alby        @getalby/lightning-tools' server helpers (test/support/paywalls.ts)
 //   aperture    binary macaroons from the `macaroon` package, LSAT + L402 headers; lsat-only; macaroon= unquoted
-//   control     GET /state (settlements, per-server counts), POST /rate
+//   rpc         JSON-RPC eth_call over the local USDC chain (Satchel's BASE_RPC_URL, BASE_SEPOLIA_RPC_URL)
+//   control     GET /state (settlements, per-server counts), POST /rate, POST /rpc ({ down })
 // Tests read the URLs with inject("paywallLab"), and the EVM key funded on the local chain with
 // inject("x402EvmKey"). Nothing here reaches beyond loopback.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -23,6 +24,7 @@ import {
   LocalUsdcChain,
   localFacilitator,
   rateServer,
+  rpcServer,
   x402LightningServer,
   x402V1Server,
   x402V2Server,
@@ -61,6 +63,8 @@ export interface PaywallLabState {
   balances: Record<string, string>;
   stats: Record<string, Stats | X402Stats>;
   rateHits: number;
+  /** JSON-RPC requests the local chain's endpoint received. */
+  rpcCalls: number;
 }
 
 /**
@@ -133,9 +137,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const rateSrv = await serveOnLoopback((r) => rate.app.fetch(r));
     closers.push(rateSrv.close);
 
+    const chain = new LocalUsdcChain();
+    const rpc = rpcServer(chain);
+    const rpcSrv = await serveOnLoopback((r) => rpc.app.fetch(r));
+    closers.push(rpcSrv.close);
+
     const satchel = await startLocalServer({
       vars: {
         RATE_SOURCE_URL: `${rateSrv.url}/api/v3/simple/price?ids=bitcoin&vs_currencies=usd&include_last_updated_at=true`,
+        BASE_RPC_URL: `${rpcSrv.url}/base`,
+        BASE_SEPOLIA_RPC_URL: `${rpcSrv.url}/base-sepolia`,
         X402_SPREAD_PERCENT: "1",
         WALLET_SECRET_KEY: "c2F0Y2hlbC1lMmUtcGF5d2FsbC1zZWNyZXRrZXkhISE=",
         // Many tool calls from one credential in a few seconds: the rate limits are not under test here.
@@ -157,7 +168,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
       },
     };
 
-    const chain = new LocalUsdcChain();
     const { facilitator, client } = localFacilitator(chain);
     const evmKey = generatePrivateKey();
     const payer = privateKeyToAccount(evmKey).address;
@@ -217,8 +227,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
         },
         stats: Object.fromEntries(Object.entries(apps).map(([k, v]) => [k, v.stats])),
         rateHits: rate.hits(),
+        rpcCalls: rpc.calls(),
       } satisfies PaywallLabState),
     );
+    control.post("/rpc", async (c) => {
+      rpc.set((await c.req.json()) as { down: boolean });
+      return c.json({ ok: true });
+    });
     control.post("/rate", async (c) => {
       rate.set((await c.req.json()) as { usd: number; ageSeconds?: number; status?: number });
       return c.json({ ok: true });

@@ -26,7 +26,17 @@ import { paymentMiddleware, x402ResourceServer } from "@x402/hono";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { Hono } from "hono";
-import { getAddress, keccak256, serializeSignature, toHex, verifyTypedData, type Hex } from "viem";
+import {
+  decodeFunctionData,
+  encodeFunctionResult,
+  getAddress,
+  keccak256,
+  parseAbi,
+  serializeSignature,
+  toHex,
+  verifyTypedData,
+  type Hex,
+} from "viem";
 import type { InvoiceSource } from "./paywalls";
 
 /** USDC as the SDK knows it (its default assets), per CAIP-2 network. */
@@ -353,6 +363,52 @@ export function x402LightningServer(invoices: InvoiceSource, sats = 8): { app: H
     return c.json({}, 402);
   });
   return { app, stats };
+}
+
+/** The token functions the JSON-RPC endpoint below answers eth_call for. */
+const RPC_ABI = parseAbi([
+  "function authorizationState(address authorizer, bytes32 nonce) view returns (bool)",
+  "function balanceOf(address account) view returns (uint256)",
+]);
+
+/**
+ * The local chain behind a JSON-RPC endpoint (what BASE_RPC_URL / BASE_SEPOLIA_RPC_URL point at):
+ * eth_call of the token's view functions, decoded and encoded with viem and answered from the chain's
+ * state. `set({ down: true })` makes it answer 503, as an unreachable node would.
+ */
+export function rpcServer(chain: LocalUsdcChain): { app: Hono; set(next: { down: boolean }): void; calls(): number } {
+  let down = false;
+  let calls = 0;
+  const app = new Hono();
+  app.post("/:network", async (c) => {
+    calls++;
+    if (down) return c.text("unavailable", 503);
+    const req = (await c.req.json()) as { id: number; method: string; params: unknown[] };
+    const reply = (body: Record<string, unknown>) => c.json({ jsonrpc: "2.0", id: req.id, ...body });
+    if (req.method !== "eth_call") return reply({ error: { code: -32601, message: `${req.method} not supported` } });
+    const { to, data } = req.params[0] as { to: `0x${string}`; data: Hex };
+    try {
+      const call = decodeFunctionData({ abi: RPC_ABI, data });
+      const result = await chain.readContract({
+        address: to,
+        abi: RPC_ABI,
+        functionName: call.functionName,
+        args: call.args,
+      });
+      return reply({
+        result: encodeFunctionResult({ abi: RPC_ABI, functionName: call.functionName, result } as never),
+      });
+    } catch (e) {
+      return reply({ error: { code: 3, message: e instanceof Error ? e.message : "execution reverted" } });
+    }
+  });
+  return {
+    app,
+    set: (next) => {
+      down = next.down;
+    },
+    calls: () => calls,
+  };
 }
 
 /** A CoinGecko-shaped BTC/USD rate server whose price and age the test sets. */
