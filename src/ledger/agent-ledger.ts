@@ -314,22 +314,25 @@ export class AgentLedger extends DurableObject<Env> {
     const r = await capture(async () => {
       const agent = this.requireAgent();
       if (agent.status === "deleted") throw agentGone();
-      const made = await this.wallet(agent).makeInvoice({
+      const wallet = this.wallet(agent);
+      const made = await wallet.makeInvoice({
         amountMsat: msat(req.amountMsat),
         description: req.description,
         expirySeconds: req.expirySeconds,
       });
+      const walletRef = await walletRefOf(wallet);
       const now = this.now();
       const id = newId("ent");
       this.sql.exec(
         `INSERT INTO entries (id, direction, kind, status, amount_msat, payment_hash, preimage, invoice, description,
-           expires_at, created_at, updated_at) VALUES (?, 'in', 'invoice', 'open', ?, ?, ?, ?, ?, ?, ?, ?)`,
+           wallet_ref, expires_at, created_at, updated_at) VALUES (?, 'in', 'invoice', 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         id,
         req.amountMsat,
         made.paymentHash,
         made.preimage,
         made.invoice,
         req.description,
+        walletRef,
         made.expiresAt,
         now,
         now,
@@ -357,7 +360,11 @@ export class AgentLedger extends DurableObject<Env> {
           hint: "Use the payment_hash returned by create_invoice.",
         });
       if (e.status !== "open") return entryView(e);
-      const state = await this.wallet(agent).lookupInvoice(paymentHash);
+      const wallet = this.wallet(agent);
+      // Issued by a wallet that is no longer connected: only it knows whether the invoice was paid
+      // (even past its expiry), so the entry stays open until that wallet is connected again.
+      if (e.wallet_ref !== null && e.wallet_ref !== (await walletRefOf(wallet))) return entryView(e);
+      const state = await wallet.lookupInvoice(paymentHash);
       const fresh = this.entry(e.id);
       if (fresh.status !== "open") return entryView(fresh);
       if (state.status === "paid") {

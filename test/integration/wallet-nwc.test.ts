@@ -209,4 +209,29 @@ describe("NWC: reconciling when the wallet connection changed", () => {
     await runDurableObjectAlarm(ledger);
     expect((await snapshot(agent.agentId)).reservedMsat).toBe(70_000);
   });
+
+  it("an invoice issued through the previous wallet stays open, even past its expiry, until that wallet tells", async () => {
+    const { op, w, agent, ledger } = await setup({});
+    const made = ok<{ invoice: string; payment_hash: string }>(
+      await tool(agent.principal, "create_invoice", { amount_sats: 50, expiry_seconds: 600 }),
+    );
+    const other = await lab<LabWallet>("nwc_wallet", { kind: "nip44", startSats: 100_000 });
+    ok(await tool(op, "connect_wallet", { type: "nwc", uri: other.uri }));
+    // Paid to the first wallet after the switch; then the invoice's expiry passes.
+    await lab("node", { node: `payer-${made.payment_hash.slice(0, 8)}`, start_msat: 1_000_000 });
+    await lab("pay", { node: `payer-${made.payment_hash.slice(0, 8)}`, invoice: made.invoice });
+    await ledger.skewClock(3600_000);
+    const status = async () =>
+      ok<{ status: string; paid: boolean }>(
+        await tool(agent.principal, "get_invoice_status", { payment_hash: made.payment_hash }),
+      );
+    // The wallet now connected has never heard of it: "expired" would be a guess, and a wrong one.
+    expect(await status()).toMatchObject({ status: "open", paid: false });
+    expect((await requests(other)).lookup_invoice ?? 0).toBe(0);
+
+    const before = (await snapshot(agent.agentId)).availableMsat;
+    ok(await tool(op, "connect_wallet", { type: "nwc", uri: w.uri }));
+    expect(await status()).toMatchObject({ status: "succeeded", paid: true });
+    expect((await snapshot(agent.agentId)).availableMsat - before).toBe(50_000);
+  });
 });
