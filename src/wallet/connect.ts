@@ -39,34 +39,47 @@ export async function connectWallet(
     }
     throw e;
   }
-  const stranded = await pendingElsewhere(env, operatorId, walletRef(secret));
+  const elsewhere = await openElsewhere(env, operatorId, walletRef(secret));
   const view = await saveWalletConnection(env, operatorId, input);
   // The operator's desk must neither pay with nor keep talking to the previous wallet.
   await deskStub(env, operatorId).walletChanged();
   const assessed = assess(env, info);
-  if (stranded > 0) {
+  const { payments, invoices } = elsewhere;
+  if (payments > 0) {
     assessed.warnings.push(
-      `${stranded} payment${stranded === 1 ? " sent through another wallet connection is" : "s sent through other wallet connections are"} still pending. ` +
+      `${count(payments, "payment")} sent through another wallet connection ${payments === 1 ? "is" : "are"} still pending. ` +
         "Only the wallet that sent a payment can tell its outcome, so the sats stay reserved until that wallet is connected again.",
+    );
+  }
+  if (invoices > 0) {
+    assessed.warnings.push(
+      `${count(invoices, "invoice")} issued through another wallet connection ${invoices === 1 ? "is" : "are"} still open. ` +
+        "Payments to them reach that wallet; agents are credited once it is connected again.",
     );
   }
   return { type: view.type, description: view.description, info, balanceMsat, ...assessed };
 }
 
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 /**
- * How many of the operator's payments sent through another wallet connection than `nextRef` are
- * still pending. Read from the journal, so a payment reserved in the last moments may be missing:
- * this only feeds a warning; the ledger's reconciler is what keeps such payments held (it asks only
- * the wallet that sent them).
+ * The operator's payments still pending and invoices still open on other wallet connections than
+ * `nextRef`. Read from the journal, so an entry of the last moments may be missing: this only feeds
+ * warnings; the ledgers are what keep such entries waiting for their own wallet.
  */
-async function pendingElsewhere(env: Env, operatorId: string, nextRef: string): Promise<number> {
+async function openElsewhere(
+  env: Env,
+  operatorId: string,
+  nextRef: string,
+): Promise<{ payments: number; invoices: number }> {
   const row = await env.DB.prepare(
-    `SELECT COUNT(*) AS n FROM transactions
-     WHERE operator_id = ? AND status IN ('reserved', 'pending') AND wallet_ref IS NOT NULL AND wallet_ref != ?`,
+    `SELECT COALESCE(SUM(direction = 'out'), 0) AS payments, COALESCE(SUM(direction = 'in'), 0) AS invoices
+     FROM transactions
+     WHERE operator_id = ? AND status IN ('reserved', 'pending', 'open') AND wallet_ref IS NOT NULL AND wallet_ref != ?`,
   )
     .bind(operatorId, nextRef)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
+    .first<{ payments: number; invoices: number }>();
+  return { payments: row?.payments ?? 0, invoices: row?.invoices ?? 0 };
 }
 
 /** What a wallet's info says it can and cannot do for Satchel. */

@@ -215,8 +215,10 @@ describe("NWC: reconciling when the wallet connection changed", () => {
     const made = ok<{ invoice: string; payment_hash: string }>(
       await tool(agent.principal, "create_invoice", { amount_sats: 50, expiry_seconds: 600 }),
     );
+    await ledger.flushJournal();
     const other = await lab<LabWallet>("nwc_wallet", { kind: "nip44", startSats: 100_000 });
-    ok(await tool(op, "connect_wallet", { type: "nwc", uri: other.uri }));
+    const switched = ok<{ warnings: string[] }>(await tool(op, "connect_wallet", { type: "nwc", uri: other.uri }));
+    expect(switched.warnings.join(" ")).toContain("1 invoice issued through another wallet connection is still open");
     // Paid to the first wallet after the switch; then the invoice's expiry passes.
     await lab("node", { node: `payer-${made.payment_hash.slice(0, 8)}`, start_msat: 1_000_000 });
     await lab("pay", { node: `payer-${made.payment_hash.slice(0, 8)}`, invoice: made.invoice });
