@@ -115,7 +115,7 @@ export interface EntryRow extends Record<string, SqlStorageValue> {
   updated_at: number;
   settled_at: number | null;
   check_attempts: number;
-  /** The wallet connection that sent the payment (walletRef); only it is asked for the outcome. */
+  /** The wallet connection that sent the payment or issued the invoice (walletRef); only it is asked about it. */
   wallet_ref: string | null;
   version: number;
   journaled_version: number;

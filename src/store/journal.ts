@@ -12,7 +12,7 @@ export interface JournalRow {
   description: string | null;
   counterparty: string | null;
   host: string | null;
-  /** The wallet connection that sent the payment (walletRef), for outgoing wallet payments. */
+  /** The wallet connection that sent the payment or issued the invoice (walletRef); null for the others. */
   wallet_ref: string | null;
   error_code: string | null;
   created_at: number;

@@ -120,9 +120,9 @@ export function validateWalletConnection(input: WalletConnectionInput): WalletSe
 }
 
 /**
- * Names the wallet a payment was sent through, kept on the payment so that only that wallet is asked
- * for its outcome: another wallet does not know the payment, and its "not found" would release sats
- * the first one spent. The same connection saved again gets the same name; any other connection
+ * Names the wallet a payment was sent through (an invoice issued by), kept on the ledger entry so
+ * that only that wallet is asked about it: another wallet does not know the payment, and its "not
+ * found" would release sats the first one spent (or expire an invoice the first one was paid). The same connection saved again gets the same name; any other connection
  * (another wallet, or another NWC app connection or LNbits key of the same wallet, which may not see
  * the first one's payments) gets another. A hash of the secret: it reveals nothing.
  */
