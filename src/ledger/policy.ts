@@ -22,7 +22,6 @@ export interface SpendState {
   sessionSpentMsat: number;
 }
 
-/** Headroom left under each limit, and the least of them. */
 /**
  * The policy a connection spends under: an OAuth grant's cap (per connection, across its sessions)
  * tightens the agent's per-session limit. The same for payments and for what get_budget_status shows.
@@ -32,6 +31,7 @@ export function withConnectionCap(policy: BudgetPolicy, capMsat: number | undefi
   return { ...policy, perSessionLimitMsat: Math.min(policy.perSessionLimitMsat ?? Infinity, capMsat) };
 }
 
+/** Headroom left under each limit, and the least of them. */
 export function remaining(policy: BudgetPolicy, s: SpendState) {
   const left = (limit: number | null, used: number) => (limit === null ? null : Math.max(0, limit - used));
   const lifetime = left(policy.budgetLimitMsat, s.lifetimeSpentMsat);

@@ -7,7 +7,7 @@
 import { msat } from "../money";
 import type { PaymentOutcome } from "../wallet/backend";
 import { paywallConfig } from "./config";
-import type { EvmNetwork } from "./evm-key";
+import { EVM_NETWORKS, type EvmNetwork } from "./evm-key";
 
 /** The `invoice` of a ledger entry for an X402 USDC payment (reserveExternal adds "external:"). */
 export function usdcReference(p: {
@@ -23,7 +23,7 @@ export function usdcReference(p: {
 
 const ADDRESS = "0x[0-9a-fA-F]{40}";
 const REFERENCE = new RegExp(
-  `^external:x402:(eip155:8453|eip155:84532):(${ADDRESS}):(\\d+):(${ADDRESS}):(0x[0-9a-fA-F]{64}):(${ADDRESS})$`,
+  `^external:x402:(${Object.keys(EVM_NETWORKS).join("|")}):(${ADDRESS}):(\\d+):(${ADDRESS}):(0x[0-9a-fA-F]{64}):(${ADDRESS})$`,
 );
 
 /** The parts of an entry's `invoice` the chain is asked about; null for anything else (older entries too). */

@@ -91,9 +91,6 @@ export class OperatorDesk extends DurableObject<Env> {
     const wallet = await this.storedWallet(c.operatorId);
     this.prune();
     const sql = this.ctx.storage.sql;
-    const owner = sql
-      .exec<{ agent_id: string }>("SELECT agent_id FROM invoices WHERE payment_hash = ?", c.paymentHash)
-      .toArray()[0];
     sql.exec(
       "INSERT INTO claims (payment_hash, agent_id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING",
       c.paymentHash,
@@ -104,7 +101,7 @@ export class OperatorDesk extends DurableObject<Env> {
     const claimant = sql
       .exec<{ agent_id: string }>("SELECT agent_id FROM claims WHERE payment_hash = ?", c.paymentHash)
       .one().agent_id;
-    return { owner: owner?.agent_id ?? null, claimant, wallet };
+    return { owner: this.ownerOf(c.paymentHash), claimant, wallet };
   }
 
   /** Gives up a claim after a payment definitely failed, so the invoice may be paid again. */
@@ -195,13 +192,14 @@ export class OperatorDesk extends DurableObject<Env> {
     if (n.notification_type !== "payment_received") return;
     const hash = n.notification.payment_hash;
     if (typeof hash !== "string" || !/^[0-9a-f]{64}$/i.test(hash)) return;
-    const owner = this.ownerOf(hash.toLowerCase());
+    const paymentHash = hash.toLowerCase();
+    const owner = this.ownerOf(paymentHash);
     if (!owner) return;
     this.ctx.waitUntil(
       (async () => {
         try {
           // invoiceStatus asks the wallet again: a notification alone never credits anyone.
-          await ledgerStub(this.env, owner).invoiceStatus(hash.toLowerCase());
+          await ledgerStub(this.env, owner).invoiceStatus(paymentHash);
         } catch (e) {
           console.warn("NWC notification not applied", { error: e instanceof Error ? e.name : "unknown" });
         }
