@@ -1,22 +1,26 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
-import { isErrorCode, SatchelError } from "../errors";
+import { isErrorCode, SatchelError, type ErrorCode } from "../errors";
 import { newId, random32Hex } from "../ids";
-import { decodeInvoice, isExpired } from "../lightning/bolt11";
+import { decodeInvoice, isExpired, type DecodedInvoice } from "../lightning/bolt11";
 import { paymentHashOf, preimageMatches } from "../lightning/preimage";
 import { msat } from "../money";
 import { usdcOutcome } from "../paywall/usdc-chain";
 import { capture, type Result } from "../result";
 import { journalEntries, type JournalRow } from "../store/journal";
-import type { PaymentOutcome, WalletBackend } from "../wallet/backend";
+import type { PayInvoiceRequest, PaymentOutcome, WalletBackend } from "../wallet/backend";
+import type { StoredWalletRow } from "../wallet/connection";
 import {
   deskStub,
+  nwcUriOf,
+  payInvoiceClaimed,
   supportsKeysend,
   walletFeeReserve,
   walletFor,
   walletFromStored,
   walletRefOf,
 } from "../wallet/factory";
+import type { DeskClaimRequest } from "../wallet/operator-desk";
 import { failureHint } from "../wallet/wallet-errors";
 import { checkSpend, hostAllowed, remaining, withConnectionCap, type BudgetPolicy, type SpendState } from "./policy";
 import { LEDGER_SCHEMA, LEDGER_UPGRADES, type AgentRow, type EntryRow, type EntryStatus } from "./schema";
@@ -37,6 +41,26 @@ const UNKNOWN_RELEASE_GRACE_S = 600;
 const JOURNAL_COALESCE_MS = 200;
 /** How long a keysend the wallet never saw stays reserved before the reconciler may release it. */
 const KEYSEND_WINDOW_S = 600;
+/**
+ * How long a payment may go the warm NWC path (payOverWarmNwc) on the connection the desk named
+ * for this agent's last claim-first payment. The desk checks the connection before it sends, so this
+ * bounds only how many reservations a wallet switch can turn into "not sent" records: those of
+ * agents that paid in the minute before it.
+ */
+const DESK_WALLET_TTL_MS = 60_000;
+
+/** An invoice payment past its checks, on its way to a reservation. */
+interface InvoicePayment {
+  req: PayRequest;
+  inv: DecodedInvoice;
+  amountMsat: number;
+}
+
+function alreadyClaimed(): SatchelError {
+  return new SatchelError("ALREADY_PAID", "Another agent of this operator has paid or is paying this invoice.", {
+    hint: "An invoice is paid once per wallet; ask the payee for a new invoice.",
+  });
+}
 
 /** Ledger ids of operators' treasuries (withdrawals) start with this; agent ids never do. */
 export const TREASURY_PREFIX = "trs_";
@@ -108,9 +132,13 @@ export class AgentLedger extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Entries whose wallet call is running in this instance; the reconciler leaves them alone. */
   private readonly inFlight = new Set<string>();
+  /** The operator's wallet connection as the desk named it on this instance's last claim-first payment. */
+  private deskWallet: { row: StoredWalletRow | null; readAt: number } | null = null;
   /** Calls of this instance that hold the agent's claim on an invoice and have not reserved yet, by hash. */
   private readonly claimsBeforeReserve = new Map<string, number>();
   private journalChain: Promise<void> = Promise.resolve();
+  /** Entries sent to D1 by a journal write that has not succeeded: it may have landed all the same. */
+  private readonly journalSent = new Set<string>();
   /** The pending coalesced journal write of the payment paths (journalAfterAnswer), if any. */
   private journalTimer: ReturnType<typeof setTimeout> | null = null;
   /** Test hook: shifts this ledger's clock, so rolling windows are tested without sleeping. */
@@ -463,97 +491,204 @@ export class AgentLedger extends DurableObject<Env> {
         );
       }
       this.assertNotPaid(inv.paymentHash);
+      if (this.incoming(inv.paymentHash))
+        throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
 
       // Refuse what the limits already refuse before claiming the invoice for this agent: a claim
       // left by a refused payment would stop the operator's other agents from paying it. (The
       // reservation checks again, with the fee limit, after the awaits below.)
       this.assertSpendAllowed(agent, req, amountMsat, 0);
-      // Where the money goes is decided before the reservation: the reservation step must not await.
-      // The operator's desk routes and claims the invoice and returns the wallet connection in one
-      // call (no D1 round trip on the way to the wallet); an internal payment does not use it.
-      const {
-        owner,
-        claimant,
-        wallet: stored,
-      } = await deskStub(this.env, agent.operator_id).claim({
-        operatorId: agent.operator_id,
-        paymentHash: inv.paymentHash,
-        agentId: agent.id,
-        at: this.now(),
-        expiresAt: inv.expiresAt,
-      });
-      const wallet = walletFromStored(this.env, agent.operator_id, stored);
-      if (owner === agent.id) {
-        await this.releaseClaim(inv.paymentHash);
-        throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
-      }
-      // Issued by another agent of this operator: settled inside Satchel, not over the wallet.
-      const payee = owner;
-      if (claimant !== agent.id) {
-        throw new SatchelError("ALREADY_PAID", "Another agent of this operator has paid or is paying this invoice.", {
-          hint: "An invoice is paid once per wallet; ask the payee for a new invoice.",
-        });
-      }
-      const hash = inv.paymentHash;
-      this.claimsBeforeReserve.set(hash, (this.claimsBeforeReserve.get(hash) ?? 0) + 1);
-      let entry: EntryRow;
-      try {
-        const feeLimitMsat = payee ? 0 : await walletFeeReserve(wallet, msat(amountMsat));
-        const walletRef = payee ? null : await walletRefOf(wallet);
-        // A concurrent call with the same key may have finished while we awaited the lookups above.
-        const late = this.replay(req);
-        if (late) return late;
-        entry = this.reserve({
-          req,
-          paymentHash: hash,
-          invoice: inv.invoice,
-          description: req.memo ?? inv.description,
-          expiresAt: inv.expiresAt,
-          amountMsat,
-          feeLimitMsat,
-          payee,
-          walletRef,
-        });
-      } catch (e) {
-        // Refused before anything was reserved or paid (the wallet connection cannot be opened, or a
-        // limit refuses amount + fee limit): give the invoice back to the operator's other agents.
-        // Not when a payment of it by this agent exists or is on its way: that one keeps the claim.
-        const otherPaymentHoldsIt =
-          (e instanceof SatchelError && (e.code === "ALREADY_PAID" || e.code === "PAYMENT_PENDING")) ||
-          this.claimsBeforeReserve.get(hash) !== 1;
-        if (!otherPaymentHoldsIt) await this.releaseClaim(hash);
-        throw e;
-      } finally {
-        const n = (this.claimsBeforeReserve.get(hash) ?? 1) - 1;
-        if (n > 0) this.claimsBeforeReserve.set(hash, n);
-        else this.claimsBeforeReserve.delete(hash);
-      }
-
-      this.inFlight.add(entry.id);
-      let outcome: PaymentOutcome;
-      try {
-        outcome = payee
-          ? await this.payInternal(payee, entry)
-          : await wallet.payInvoice({
-              invoice: inv.invoice,
-              paymentHash: inv.paymentHash,
-              amountMsat: msat(amountMsat),
-              zeroAmount: inv.amountMsat === null,
-              feeLimitMsat: msat(entry.fee_limit_msat),
-            });
-      } catch (e) {
-        // A thrown wallet call may still have sent the payment: unknown, never "failed".
-        console.warn("payment outcome unknown", { entry: entry.id, error: errorName(e) });
-        outcome = { status: "pending" };
-      } finally {
-        this.inFlight.delete(entry.id);
-      }
-      const settled = this.applyOutcome(entry.id, outcome);
-      if (settled.status === "failed") await this.releaseClaim(inv.paymentHash);
-      return this.paymentResult(settled, false, req);
+      const payment = { req, inv, amountMsat };
+      return (await this.payOverWarmNwc(agent, payment)) ?? (await this.payClaimFirst(agent, payment));
     });
     this.journalAfterAnswer();
     return r;
+  }
+
+  /**
+   * The claim-first path of pay, for every wallet: the operator's desk routes and claims the invoice
+   * and returns the wallet connection in one call (no D1 round trip on the way to the wallet), then
+   * the payment is reserved and sent. Where the money goes is decided before the reservation: the
+   * reservation step must not await.
+   */
+  private async payClaimFirst(agent: AgentRow, p: InvoicePayment): Promise<PaymentView> {
+    const { req, inv, amountMsat } = p;
+    const {
+      owner,
+      claimant,
+      wallet: stored,
+    } = await deskStub(this.env, agent.operator_id).claim(this.claimRequest(agent, inv));
+    this.deskWallet = { row: stored, readAt: Date.now() };
+    const wallet = walletFromStored(this.env, agent.operator_id, stored);
+    if (owner === agent.id) {
+      await this.releaseClaim(inv.paymentHash);
+      throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
+    }
+    // Issued by another agent of this operator: settled inside Satchel, not over the wallet.
+    const payee = owner;
+    if (claimant !== agent.id) throw alreadyClaimed();
+    const hash = inv.paymentHash;
+    this.claimsBeforeReserve.set(hash, (this.claimsBeforeReserve.get(hash) ?? 0) + 1);
+    let entry: EntryRow;
+    try {
+      const feeLimitMsat = payee ? 0 : await walletFeeReserve(wallet, msat(amountMsat));
+      const walletRef = payee ? null : await walletRefOf(wallet);
+      // A concurrent call with the same key may have finished while we awaited the lookups above.
+      const late = this.replay(req);
+      if (late) return late;
+      entry = this.reserve(this.reservation(p, feeLimitMsat, payee, walletRef));
+    } catch (e) {
+      // Refused before anything was reserved or paid (the wallet connection cannot be opened, or a
+      // limit refuses amount + fee limit): give the invoice back to the operator's other agents.
+      // Not when a payment of it by this agent exists or is on its way: that one keeps the claim.
+      const otherPaymentHoldsIt =
+        (e instanceof SatchelError && (e.code === "ALREADY_PAID" || e.code === "PAYMENT_PENDING")) ||
+        this.claimsBeforeReserve.get(hash) !== 1;
+      if (!otherPaymentHoldsIt) await this.releaseClaim(hash);
+      throw e;
+    } finally {
+      const n = (this.claimsBeforeReserve.get(hash) ?? 1) - 1;
+      if (n > 0) this.claimsBeforeReserve.set(hash, n);
+      else this.claimsBeforeReserve.delete(hash);
+    }
+    const outcome = await this.send(entry, () =>
+      payee ? this.payInternal(payee, entry) : wallet.payInvoice(this.walletRequest(p, entry)),
+    );
+    return this.settlePayment(entry, outcome, req);
+  }
+
+  /**
+   * The warm path of pay over NWC, one call to the operator's desk fewer: reserve first (under the
+   * connection this ledger read from the desk moments ago), then the desk claims the invoice and
+   * sends it in the same call (OperatorDesk.claimAndCall). When the desk refuses, nothing was sent:
+   * an invoice of another agent is paid inside Satchel on the same reservation; otherwise the
+   * reservation is cancelled (recorded as failed, its idempotency key freed) and the payment either
+   * fails as on the claim-first path or, when the connection changed, takes that path.
+   * Returns null to take the claim-first path.
+   */
+  private async payOverWarmNwc(agent: AgentRow, p: InvoicePayment): Promise<PaymentView | null> {
+    const { req, inv, amountMsat } = p;
+    const seen = this.deskWallet;
+    if (seen === null || seen.row?.wallet_type !== "nwc" || Date.now() - seen.readAt > DESK_WALLET_TTL_MS) return null;
+    const row = seen.row;
+    let entry: EntryRow;
+    let uri: string | null;
+    try {
+      const wallet = walletFromStored(this.env, agent.operator_id, row);
+      uri = await nwcUriOf(wallet);
+      if (uri === null) return null;
+      const feeLimitMsat = await walletFeeReserve(wallet, msat(amountMsat));
+      const walletRef = await walletRefOf(wallet);
+      const late = this.replay(req);
+      if (late) return late;
+      entry = this.reserve(this.reservation(p, feeLimitMsat, null, walletRef));
+    } catch {
+      // Refused before anything was reserved: the claim-first path decides again, exactly (with no
+      // fee limit when the invoice is another agent's) and answers with its own error.
+      return null;
+    }
+    const claim = { ...this.claimRequest(agent, inv), wallet: row };
+    const sent = await this.send(entry, () => payInvoiceClaimed(this.env, uri, this.walletRequest(p, entry), claim));
+    if ("status" in sent) return this.settlePayment(entry, sent, req);
+    if ("outcome" in sent) return this.settlePayment(entry, sent.outcome, req);
+    const why = sent.refusal;
+    switch (why.refused) {
+      case "issued_here": {
+        // The claim is this agent's: the payment moves inside Satchel, on the same reservation (its
+        // fee limit is released when it settles with no fee).
+        this.update(entry.id, { kind: "internal", counterparty: why.owner, wallet_ref: null });
+        const internal = this.entry(entry.id);
+        return this.settlePayment(
+          internal,
+          await this.send(internal, () => this.payInternal(why.owner, internal)),
+          req,
+        );
+      }
+      case "claimed":
+        this.cancelUnsent(entry, "ALREADY_PAID", "another agent of this operator holds the invoice");
+        throw alreadyClaimed();
+      case "own_invoice":
+        this.cancelUnsent(entry, "INVALID_INPUT", "the agent issued this invoice");
+        throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
+      case "wallet_changed":
+        // The connection this ledger saw is gone: pay through the current one, claim first.
+        this.deskWallet = { row: why.wallet, readAt: Date.now() };
+        this.cancelUnsent(entry, "WALLET_UNAVAILABLE", "the operator's wallet connection changed before it was sent");
+        return null;
+    }
+  }
+
+  /** The desk's claim request for this agent and invoice. */
+  private claimRequest(agent: AgentRow, inv: DecodedInvoice): DeskClaimRequest {
+    return {
+      operatorId: agent.operator_id,
+      paymentHash: inv.paymentHash,
+      agentId: agent.id,
+      at: this.now(),
+      expiresAt: inv.expiresAt,
+    };
+  }
+
+  private reservation(p: InvoicePayment, feeLimitMsat: number, payee: string | null, walletRef: string | null) {
+    return {
+      req: p.req,
+      paymentHash: p.inv.paymentHash,
+      invoice: p.inv.invoice,
+      description: p.req.memo ?? p.inv.description,
+      expiresAt: p.inv.expiresAt,
+      amountMsat: p.amountMsat,
+      feeLimitMsat,
+      payee,
+      walletRef,
+    };
+  }
+
+  private walletRequest(p: InvoicePayment, entry: EntryRow): PayInvoiceRequest {
+    return {
+      invoice: p.inv.invoice,
+      paymentHash: p.inv.paymentHash,
+      amountMsat: msat(p.amountMsat),
+      zeroAmount: p.inv.amountMsat === null,
+      feeLimitMsat: msat(entry.fee_limit_msat),
+    };
+  }
+
+  /**
+   * Runs a reserved payment's one send, with the entry marked in flight (the reconciler leaves it
+   * alone). A send that throws may still have paid: its outcome is unknown, never "failed".
+   */
+  private async send<T>(entry: EntryRow, run: () => Promise<T>): Promise<T | { status: "pending" }> {
+    this.inFlight.add(entry.id);
+    try {
+      return await run();
+    } catch (e) {
+      console.warn("payment outcome unknown", { entry: entry.id, error: errorName(e) });
+      return { status: "pending" };
+    } finally {
+      this.inFlight.delete(entry.id);
+    }
+  }
+
+  /** Applies a sent payment's outcome; a payment that definitely failed gives the invoice's claim back. */
+  private async settlePayment(entry: EntryRow, outcome: PaymentOutcome, req: PayRequest): Promise<PaymentView> {
+    const settled = this.applyOutcome(entry.id, outcome);
+    if (settled.status === "failed") await this.releaseClaim(entry.payment_hash!);
+    return this.paymentResult(settled, false, req);
+  }
+
+  /**
+   * Undoes a reservation the desk refused to send, as if the attempt never was (as on the claim-first
+   * path, where the desk refuses before anything is reserved): released, then removed, so a retry
+   * with its idempotency key is decided afresh. An entry the D1 journal may already hold stays, as
+   * failed with why and with its key freed, so the journal never keeps a reservation that is gone.
+   */
+  private cancelUnsent(entry: EntryRow, code: ErrorCode, reason: string): void {
+    const e = this.applyOutcome(entry.id, { status: "failed", code, reason: `not sent: ${reason}` });
+    if (e.journaled_version === 0 && !this.journalSent.has(e.id)) {
+      this.sql.exec("DELETE FROM entries WHERE id = ?", e.id);
+    } else {
+      this.update(e.id, { idempotency_key: null });
+    }
   }
 
   /**
@@ -1280,6 +1415,7 @@ export class AgentLedger extends DurableObject<Env> {
             .exec<EntryRow>("SELECT * FROM entries WHERE version > journaled_version ORDER BY created_at LIMIT 200")
             .toArray();
           if (rows.length === 0) return;
+          for (const r of rows) this.journalSent.add(r.id);
           try {
             await journalEntries(
               this.env.DB,
@@ -1297,6 +1433,7 @@ export class AgentLedger extends DurableObject<Env> {
               r.id,
               r.version,
             );
+            this.journalSent.delete(r.id);
           }
         }
         this.scheduleAlarm(1_000);

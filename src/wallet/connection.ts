@@ -283,6 +283,11 @@ export interface StoredWalletRow {
   wallet_secret_enc: string | null;
 }
 
+/** Whether two reads of an operator's stored connection found the same one (re-saving it counts as another). */
+export function sameConnection(a: StoredWalletRow | null, b: StoredWalletRow | null): boolean {
+  return a?.wallet_type === b?.wallet_type && a?.wallet_secret_enc === b?.wallet_secret_enc;
+}
+
 /** The read of an operator's stored connection, for a caller that batches it with other D1 work. */
 export function storedWalletQuery(env: Env, operatorId: string): D1PreparedStatement {
   return env.DB.prepare("SELECT wallet_type, wallet_secret_enc FROM operators WHERE id = ?").bind(operatorId);

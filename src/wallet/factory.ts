@@ -13,7 +13,7 @@ import { openStoredSecret, readWalletSecret, walletRef, type StoredWalletRow, ty
 import { FAKE_NETWORK_NAME, FakeWallet } from "./fake";
 import { LnbitsWallet } from "./lnbits";
 import { NwcWallet } from "./nwc";
-import { DeskNwcTransport, type OperatorDesk } from "./operator-desk";
+import { DeskNwcTransport, type DeskPayClaim, type DeskRefusal, type OperatorDesk } from "./operator-desk";
 
 /** The operator's desk: invoice register, payment claims and the live NWC connection. */
 export function deskStub(env: Env, operatorId: string): DurableObjectStub<OperatorDesk> {
@@ -54,6 +54,8 @@ class OperatorWallet implements WalletBackend {
   private resolved: WalletBackend | null = null;
   /** walletRef of the connection, once ready() has resolved. */
   ref: string | null = null;
+  /** The NWC connection URI, once ready() has resolved and when the connection is NWC. */
+  nwcUri: string | null = null;
 
   constructor(
     private readonly env: Env,
@@ -65,6 +67,7 @@ class OperatorWallet implements WalletBackend {
   ready(): Promise<WalletBackend> {
     this.backend ??= this.secret().then((secret) => {
       this.ref = walletRef(secret);
+      this.nwcUri = secret?.type === "nwc" ? secret.uri : null;
       this.resolved = backendFor(this.env, this.operatorId, secret);
       return this.resolved;
     });
@@ -115,6 +118,31 @@ export async function walletRefOf(wallet: WalletBackend): Promise<string | null>
   if (!(wallet instanceof OperatorWallet)) return null;
   await wallet.ready();
   return wallet.ref;
+}
+
+/** The NWC connection URI of an operator's wallet, after its backend is known; null for any other kind. */
+export async function nwcUriOf(wallet: WalletBackend): Promise<string | null> {
+  if (!(wallet instanceof OperatorWallet)) return null;
+  await wallet.ready();
+  return wallet.nwcUri;
+}
+
+/** A payment over the warm NWC path: sent, with its outcome, or refused unsent by the desk. */
+export type ClaimedPayment = { outcome: PaymentOutcome } | { refusal: DeskRefusal };
+
+/**
+ * Pays an invoice over an operator's NWC connection (`uri`, from nwcUriOf) with the desk claiming
+ * it in the same call (OperatorDesk.claimAndCall). The outcome rules are NwcWallet's, unchanged.
+ */
+export async function payInvoiceClaimed(
+  env: Env,
+  uri: string,
+  req: PayInvoiceRequest,
+  claim: DeskPayClaim,
+): Promise<ClaimedPayment> {
+  const transport = new DeskNwcTransport(deskStub(env, claim.operatorId), uri, claim);
+  const outcome = await new NwcWallet(env, transport).payInvoice(req);
+  return transport.refusal ? { refusal: transport.refusal } : { outcome };
 }
 
 /** Whether a backend can send keysend payments, without calling it. */

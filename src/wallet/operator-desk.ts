@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { ledgerStub } from "../ledger/client";
-import { storedWalletQuery, type StoredWalletRow } from "./connection";
+import { sameConnection, storedWalletQuery, type StoredWalletRow } from "./connection";
 import { NwcClient, parseNwcUri, type NwcNotification } from "./nwc-client";
 import { callClient, describeClient, type NwcCallResult, type NwcDescribeResult, type NwcTransport } from "./nwc";
 
@@ -39,6 +39,33 @@ const EXPIRED_KEPT_S = 24 * 3600;
 /** At most one pruning pass per this interval in each running desk. */
 const PRUNE_EVERY_MS = 3600_000;
 
+/** An agent's claim on an invoice, as the ledger asks for it. */
+export interface DeskClaimRequest {
+  operatorId: string;
+  paymentHash: string;
+  agentId: string;
+  at: number;
+  /** The invoice's expiry (unix seconds): the claim is dropped a day after it. */
+  expiresAt: number;
+}
+
+/** A claim made in the same call as the NWC payment it guards (claimAndCall). */
+export interface DeskPayClaim extends DeskClaimRequest {
+  /** The connection the ledger reserved the payment under (as read from this desk before): nothing goes out over another. */
+  wallet: StoredWalletRow;
+}
+
+/** Why claimAndCall sent nothing. The ledger has reserved the payment and decides what follows. */
+export type DeskRefusal =
+  /** The operator connected another wallet since the ledger read the connection. No claim was made. */
+  | { refused: "wallet_changed"; wallet: StoredWalletRow | null }
+  /** The paying agent issued the invoice itself. No claim was made. */
+  | { refused: "own_invoice" }
+  /** Another agent of this operator issued it: the claim is the payer's, the payment stays inside Satchel. */
+  | { refused: "issued_here"; owner: string }
+  /** Another agent of this operator holds the claim. */
+  | { refused: "claimed" };
+
 /** What a payment learns from the desk before it reserves anything. */
 export interface DeskClaim {
   /** The agent of this operator that issued the invoice, if one did (the payment then stays inside Satchel). */
@@ -68,6 +95,8 @@ export class OperatorDesk extends DurableObject<Env> {
   private uri: string | null = null;
   private wallet: { row: StoredWalletRow | null; readAt: number } | null = null;
   private prunedAt = 0;
+  /** Payment calls served by this instance (stats: a warm payment is one claimAndCall, a cold one a claim and a pay call). */
+  private readonly served = { claim: 0, payCall: 0, claimAndCall: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -80,28 +109,37 @@ export class OperatorDesk extends DurableObject<Env> {
    * the operator's wallet connection. The connection is read before the claim is written, so a
    * failed read leaves no claim behind.
    */
-  async claim(c: {
-    operatorId: string;
-    paymentHash: string;
-    agentId: string;
-    at: number;
-    /** The invoice's expiry (unix seconds): the claim is dropped a day after it. */
-    expiresAt: number;
-  }): Promise<DeskClaim> {
+  async claim(c: DeskClaimRequest): Promise<DeskClaim> {
+    this.served.claim++;
     const wallet = await this.storedWallet(c.operatorId);
-    this.prune();
-    const sql = this.ctx.storage.sql;
-    sql.exec(
-      "INSERT INTO claims (payment_hash, agent_id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING",
-      c.paymentHash,
-      c.agentId,
-      c.at,
-      c.expiresAt,
-    );
-    const claimant = sql
-      .exec<{ agent_id: string }>("SELECT agent_id FROM claims WHERE payment_hash = ?", c.paymentHash)
-      .one().agent_id;
+    const claimant = this.claimFor(c);
     return { owner: this.ownerOf(c.paymentHash), claimant, wallet };
+  }
+
+  /**
+   * The warm path of an NWC payment, one call instead of claim then call: the ledger has already
+   * reserved the payment under the connection it names; the desk claims the invoice and sends the
+   * request, or sends nothing and says why (DeskRefusal). The claim is durable before the request
+   * leaves, as on the claim-first path.
+   */
+  async claimAndCall(
+    c: DeskPayClaim,
+    uri: string,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<{ sent: NwcCallResult } | DeskRefusal> {
+    this.served.claimAndCall++;
+    const wallet = await this.storedWallet(c.operatorId);
+    if (!sameConnection(wallet, c.wallet)) return { refused: "wallet_changed", wallet };
+    const owner = this.ownerOf(c.paymentHash);
+    if (owner === c.agentId) return { refused: "own_invoice" };
+    if (this.claimFor(c) !== c.agentId) return { refused: "claimed" };
+    if (owner !== null) return { refused: "issued_here", owner };
+    // Waits for the claim's commit (the output gate would hold the socket write for it too; this
+    // says so here, next to the rule: no payment leaves before the claim that guards it is durable).
+    await this.ctx.storage.sync();
+    return { sent: await callClient(this.clientFor(uri), method, params, timeoutMs) };
   }
 
   /** Gives up a claim after a payment definitely failed, so the invoice may be paid again. */
@@ -142,6 +180,7 @@ export class OperatorDesk extends DurableObject<Env> {
 
   /** One NIP-47 request over the warm connection. */
   async call(uri: string, method: string, params: Record<string, unknown>, timeoutMs: number): Promise<NwcCallResult> {
+    if (method.startsWith("pay_")) this.served.payCall++;
     return callClient(this.clientFor(uri), method, params, timeoutMs);
   }
 
@@ -149,9 +188,35 @@ export class OperatorDesk extends DurableObject<Env> {
     return describeClient(this.clientFor(uri));
   }
 
-  /** Relay sockets opened so far by the current client: stays flat while payments reuse the connection. */
-  async stats(): Promise<{ connects: number; connected: boolean }> {
-    return { connects: this.client?.connects ?? 0, connected: this.client?.connected ?? false };
+  /**
+   * Relay sockets opened so far by the current client (flat while payments reuse the connection),
+   * and the calls this instance served.
+   */
+  async stats(): Promise<{
+    connects: number;
+    connected: boolean;
+    served: { claim: number; payCall: number; claimAndCall: number };
+  }> {
+    return {
+      connects: this.client?.connects ?? 0,
+      connected: this.client?.connected ?? false,
+      served: { ...this.served },
+    };
+  }
+
+  /** Claims the invoice for the agent unless another agent holds it; returns the holder of the claim. */
+  private claimFor(c: DeskClaimRequest): string {
+    this.prune();
+    const sql = this.ctx.storage.sql;
+    sql.exec(
+      "INSERT INTO claims (payment_hash, agent_id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING",
+      c.paymentHash,
+      c.agentId,
+      c.at,
+      c.expiresAt,
+    );
+    return sql.exec<{ agent_id: string }>("SELECT agent_id FROM claims WHERE payment_hash = ?", c.paymentHash).one()
+      .agent_id;
   }
 
   /** Drops the invoices and claims of invoices that expired over a day ago; at most once an hour. */
@@ -208,16 +273,27 @@ export class OperatorDesk extends DurableObject<Env> {
   }
 }
 
-/** NwcTransport over the operator's desk. */
+/**
+ * NwcTransport over the operator's desk. Given a claim, its one call goes to claimAndCall: when the
+ * desk refuses, the call reports that nothing was sent and `refusal` says why.
+ */
 export class DeskNwcTransport implements NwcTransport {
+  refusal: DeskRefusal | null = null;
+
   constructor(
     private readonly stub: DurableObjectStub<OperatorDesk>,
     private readonly uri: string,
+    private readonly claim: DeskPayClaim | null = null,
   ) {}
 
   async call(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<NwcCallResult> {
     try {
-      return (await this.stub.call(this.uri, method, params, timeoutMs)) as NwcCallResult;
+      if (this.claim === null) return (await this.stub.call(this.uri, method, params, timeoutMs)) as NwcCallResult;
+      const answer = (await this.stub.claimAndCall(this.claim, this.uri, method, params, timeoutMs)) as
+        { sent: NwcCallResult } | DeskRefusal;
+      if ("sent" in answer) return answer.sent;
+      this.refusal = answer;
+      return { ok: false, error: "unavailable", message: `not sent: ${answer.refused}` };
     } catch {
       // The desk broke mid-call (evicted, reset): the request may have left.
       return { ok: false, error: "timeout" };

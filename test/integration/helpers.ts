@@ -1,4 +1,4 @@
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { expect } from "vitest";
 import { generateKey } from "../../src/auth/keys";
@@ -12,6 +12,7 @@ import { paymentHashOf } from "../../src/lightning/preimage";
 import { callTool } from "../../src/mcp/server";
 import type { ToolResult } from "../../src/mcp/result";
 import { insertApiKey, insertOperator } from "../../src/store/accounts";
+import { storedWalletQuery, type StoredWalletRow } from "../../src/wallet/connection";
 import { FAKE_NETWORK_NAME } from "../../src/wallet/fake";
 import type { FakeMode, NodeRef } from "../../src/wallet/fake-network";
 
@@ -54,11 +55,14 @@ export function codeOf(r: ToolResult): string {
   return (r.structuredContent as { code: string }).code;
 }
 
+export interface Agent {
+  agentId: string;
+  principal: Principal;
+  apiKey: string;
+}
+
 /** An operator with one agent; returns the agent principal and id. */
-export async function newAgent(
-  op: Principal,
-  args: Record<string, unknown> = {},
-): Promise<{ agentId: string; principal: Principal; apiKey: string }> {
+export async function newAgent(op: Principal, args: Record<string, unknown> = {}): Promise<Agent> {
   const created = ok<{ agent_id: string; api_key: string }>(
     await tool(op, "create_agent", { name: "agent", initial_balance_sats: 10_000, ...args }),
   );
@@ -74,6 +78,17 @@ export async function newAgent(
       via: "api_key",
     },
   };
+}
+
+/**
+ * Puts an agent's ledger on the warm NWC path (AgentLedger.payOverWarmNwc) as if the agent had just
+ * paid: the ledger is handed the operator's connection as the operator's desk names it.
+ */
+export async function warmLedger(agentId: string, operatorId: string): Promise<void> {
+  const row = await storedWalletQuery(env, operatorId).first<StoredWalletRow>();
+  await runInDurableObject(ledgerStub(env, agentId), (instance) => {
+    (instance as unknown as { deskWallet: unknown }).deskWallet = { row, readAt: Date.now() };
+  });
 }
 
 /** An invoice from the external "merchant" node (outside every operator). */
@@ -130,7 +145,15 @@ export async function journal(agentId: string) {
   await flushJournal(env, agentId);
   const { results } = await env.DB.prepare("SELECT * FROM transactions WHERE agent_id = ? ORDER BY created_at")
     .bind(agentId)
-    .all<{ id: string; direction: string; kind: string; status: string; amount_msat: number; fee_msat: number }>();
+    .all<{
+      id: string;
+      direction: string;
+      kind: string;
+      status: string;
+      amount_msat: number;
+      fee_msat: number;
+      payment_hash: string | null;
+    }>();
   return results;
 }
 

@@ -4,13 +4,14 @@
 // the wallet got exactly one payment request; then the ledger's alarm reconciles with lookup_invoice
 // over the operator's OperatorDesk (which reconnects by itself) — settled when the wallet paid,
 // released when it says failed or never saw it — and nothing is ever paid twice.
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { Principal } from "../../src/auth/principal";
 import { ledgerStub } from "../../src/ledger/client";
 import { decodeInvoice } from "../../src/lightning/bolt11";
 import { paymentHashOf } from "../../src/lightning/preimage";
 import { deskStub } from "../../src/wallet/factory";
-import { codeOf, newAgent, newOperator, ok, snapshot, tool } from "./helpers";
+import { codeOf, journal, newAgent, newOperator, ok, snapshot, tool } from "./helpers";
 import { lab, type WalletMode } from "./scenarios/backends";
 
 interface LabWallet {
@@ -235,5 +236,152 @@ describe("NWC: reconciling when the wallet connection changed", () => {
     ok(await tool(op, "connect_wallet", { type: "nwc", uri: w.uri }));
     expect(await status()).toMatchObject({ status: "succeeded", paid: true });
     expect((await snapshot(agent.agentId)).availableMsat - before).toBe(50_000);
+  });
+});
+
+describe("NWC: the warm path (reserve, then one desk call that claims the invoice and sends it)", () => {
+  const served = async (operatorId: string) => (await deskStub(env, operatorId).stats()).served;
+  const outgoing = async (agent: { principal: Principal }, hash: string) =>
+    ok<{ transactions: { payment_hash: string; status: string; error_code: string | null }[] }>(
+      await tool(agent.principal, "get_transactions", { direction: "out" }),
+    ).transactions.filter((t) => t.payment_hash === hash);
+
+  it("pays in one desk call once warm; another agent's warm attempt at the same invoice is refused unsent", async () => {
+    const { op, w, agent } = await setup({});
+    const other = await newAgent(op, { initial_balance_sats: 1000 });
+    // Cold: the desk claims, then the desk sends.
+    ok(await tool(agent.principal, "pay_invoice", { invoice: await merchantInvoice(10) }));
+    expect(await served(op.operatorId)).toEqual({ claim: 1, payCall: 1, claimAndCall: 0 });
+    // Warm: one call.
+    const shared = await merchantInvoice(20);
+    const hash = decodeInvoice(shared).paymentHash;
+    expect(ok(await tool(agent.principal, "pay_invoice", { invoice: shared }))).toMatchObject({ status: "succeeded" });
+    expect(await served(op.operatorId)).toEqual({ claim: 1, payCall: 1, claimAndCall: 1 });
+
+    // The other agent pays once (cold), then tries the invoice the first agent paid: warm, so its
+    // reservation comes first; the desk finds the claim taken and sends nothing.
+    ok(await tool(other.principal, "pay_invoice", { invoice: await merchantInvoice(5) }));
+    const refused = await tool(other.principal, "pay_invoice", { invoice: shared, idempotency_key: "k1" });
+    expect(codeOf(refused)).toBe("ALREADY_PAID");
+    expect(await served(op.operatorId)).toEqual({ claim: 2, payCall: 2, claimAndCall: 2 });
+    expect(await attempts(hash)).toBe(1);
+    expect((await requests(w)).pay_invoice).toBe(3);
+    let s = await snapshot(other.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 5_000]);
+    // The reservation was undone without a trace, its key with it: a retry with the key is decided afresh.
+    expect(await outgoing(other, hash)).toEqual([]);
+    expect(codeOf(await tool(other.principal, "pay_invoice", { invoice: shared, idempotency_key: "k1" }))).toBe(
+      "ALREADY_PAID",
+    );
+    s = await snapshot(other.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 5_000]);
+    expect(await attempts(hash)).toBe(1);
+  });
+
+  it("a refused reservation the journal may already hold stays on record as failed, and the journal agrees", async () => {
+    const { agent } = await setup({});
+    const ledger = ledgerStub(env, agent.agentId);
+    type Internals = {
+      reserve(p: object): { id: string };
+      entry(id: string): object;
+      cancelUnsent(e: object, code: string, reason: string): void;
+    };
+    const reserveAndCancel = async (sats: number, journalFirst: boolean) => {
+      const invoice = await merchantInvoice(sats);
+      const { paymentHash, expiresAt } = decodeInvoice(invoice);
+      const id = await runInDurableObject(
+        ledger,
+        (i) =>
+          (i as unknown as Internals).reserve({
+            req: { idempotencyKey: `cancel-${sats}` },
+            paymentHash,
+            invoice,
+            description: null,
+            expiresAt,
+            amountMsat: sats * 1000,
+            feeLimitMsat: 0,
+            payee: null,
+            walletRef: null,
+          }).id,
+      );
+      if (journalFirst) {
+        expect((await journal(agent.agentId)).find((r) => r.payment_hash === paymentHash)?.status).toBe("reserved");
+      }
+      await runInDurableObject(ledger, (i) => {
+        const l = i as unknown as Internals;
+        l.cancelUnsent(l.entry(id), "ALREADY_PAID", "test");
+      });
+      return paymentHash;
+    };
+    // Journaled before the refusal: failed on record, in the ledger and in D1, its key free again.
+    const kept = await reserveAndCancel(15, true);
+    expect((await journal(agent.agentId)).find((r) => r.payment_hash === kept)?.status).toBe("failed");
+    expect(await outgoing(agent, kept)).toMatchObject([{ status: "failed", error_code: "ALREADY_PAID" }]);
+    // Never journaled: gone from both.
+    const gone = await reserveAndCancel(16, false);
+    expect((await journal(agent.agentId)).find((r) => r.payment_hash === gone)).toBeUndefined();
+    expect(await outgoing(agent, gone)).toEqual([]);
+    const s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat, s.availableMsat]).toEqual([0, 0, 1_000_000]);
+  });
+
+  it("an invoice of another agent of the operator is paid inside Satchel on the warm reservation", async () => {
+    const { op, w, agent } = await setup({});
+    const payee = await newAgent(op, { initial_balance_sats: 0 });
+    ok(await tool(agent.principal, "pay_invoice", { invoice: await merchantInvoice(10) }));
+    const inv = ok<{ invoice: string; payment_hash: string }>(
+      await tool(payee.principal, "create_invoice", { amount_sats: 30, description: "inside" }),
+    );
+    const paid = ok<{ status: string; fee_sats: number; internal: boolean }>(
+      await tool(agent.principal, "pay_invoice", { invoice: inv.invoice }),
+    );
+    expect(paid).toMatchObject({ status: "succeeded", fee_sats: 0, internal: true });
+    expect(await served(op.operatorId)).toMatchObject({ claim: 1, claimAndCall: 1 });
+    expect((await requests(w)).pay_invoice).toBe(1);
+    const s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 40_000]);
+    expect((await snapshot(payee.agentId)).availableMsat).toBe(30_000);
+    expect(await outgoing(agent, inv.payment_hash)).toMatchObject([{ status: "succeeded" }]);
+  });
+
+  it("an agent's own invoice is refused before anything is reserved or claimed", async () => {
+    const { op, agent } = await setup({});
+    ok(await tool(agent.principal, "pay_invoice", { invoice: await merchantInvoice(10) }));
+    const inv = ok<{ invoice: string; payment_hash: string }>(
+      await tool(agent.principal, "create_invoice", { amount_sats: 30, description: "mine" }),
+    );
+    expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice: inv.invoice }))).toBe("INVALID_INPUT");
+    expect(await served(op.operatorId)).toEqual({ claim: 1, payCall: 1, claimAndCall: 0 });
+    expect(await outgoing(agent, inv.payment_hash)).toEqual([]);
+    expect((await snapshot(agent.agentId)).reservedMsat).toBe(0);
+  });
+
+  it("after a wallet switch nothing goes out over the old connection: the payment is made through the new one", async () => {
+    const { op, w, agent } = await setup({});
+    ok(await tool(agent.principal, "pay_invoice", { invoice: await merchantInvoice(10) }));
+    const next = await lab<LabWallet>("nwc_wallet", { kind: "nip44", startSats: 100_000 });
+    ok(await tool(op, "connect_wallet", { type: "nwc", uri: next.uri }));
+
+    const invoice = await merchantInvoice(40);
+    const hash = decodeInvoice(invoice).paymentHash;
+    expect(ok(await tool(agent.principal, "pay_invoice", { invoice, idempotency_key: "after-switch" }))).toMatchObject({
+      status: "succeeded",
+      replayed: false,
+    });
+    expect((await requests(w)).pay_invoice).toBe(1);
+    expect((await requests(next)).pay_invoice).toBe(1);
+    expect(await attempts(hash)).toBe(1);
+    const s = await snapshot(agent.agentId);
+    expect([s.reservedMsat, s.spentMsat]).toEqual([0, 50_000]);
+    // The refused reservation was undone; the key belongs to the payment that was made.
+    expect(await outgoing(agent, hash)).toMatchObject([{ status: "succeeded" }]);
+    expect(ok(await tool(agent.principal, "pay_invoice", { invoice, idempotency_key: "after-switch" }))).toMatchObject({
+      status: "succeeded",
+      replayed: true,
+    });
+    // The next payment is warm on the new connection.
+    ok(await tool(agent.principal, "pay_invoice", { invoice: await merchantInvoice(5) }));
+    expect((await requests(next)).pay_invoice).toBe(2);
+    expect((await served(op.operatorId)).claimAndCall).toBe(2);
   });
 });

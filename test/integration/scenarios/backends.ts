@@ -6,6 +6,8 @@
 //   fake    the built-in FakeLightningNetwork Durable Object (the operator's default wallet)
 //   nwc     a real NIP-47 wallet: the wallet lab's relay + @getalby/sdk NWCWalletService on loopback,
 //           connected with connect_wallet and reached through the operator's OperatorDesk object
+//   nwc-warm  the same, with every agent's payments on the warm path from the first (reserve, then
+//           one desk call that claims and sends: AgentLedger.payOverWarmNwc)
 //   lnbits  the wallet lab's LNbits API on loopback (admin key), connected with connect_wallet
 //
 // The lab (test/support/nwc/lab.ts) runs in Node (globalSetup test/support/nwc/lab-setup.ts); tests
@@ -13,10 +15,21 @@
 // none (WALLET_FEE_RESERVE_* = 0 in vitest.config.ts), so budgets stay exact to the sat.
 import { expect, inject } from "vitest";
 import type { Principal } from "../../../src/auth/principal";
-import { fakeNetwork, merchantInvoice, newOperator, nodeOf, ok, START_MSAT, tool } from "../helpers";
+import {
+  fakeNetwork,
+  merchantInvoice,
+  newAgent,
+  newOperator,
+  nodeOf,
+  ok,
+  START_MSAT,
+  tool,
+  warmLedger,
+  type Agent,
+} from "../helpers";
 import { labControl } from "../../support/nwc/control";
 
-export const BACKENDS = ["fake", "nwc", "lnbits"] as const;
+export const BACKENDS = ["fake", "nwc", "nwc-warm", "lnbits"] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 /**
@@ -36,6 +49,8 @@ export interface Backend {
   knowsInvoicePreimages: boolean;
   /** A fresh operator with its own API key, connected to a fresh wallet of this kind holding START_MSAT. */
   newOperator(): Promise<{ principal: Principal; key: string }>;
+  /** A new agent of the operator (helpers' newAgent), ready to pay as this backend's payments do. */
+  newAgent(op: Principal, args?: Record<string, unknown>): Promise<Agent>;
   /** A payable invoice of an external merchant (outside every operator). nowMs dates it (a test clock moved ahead). */
   merchantInvoice(sats: number, opts?: { description?: string; nowMs?: number }): Promise<string>;
   /** The operator's wallet balance as the wallet itself keeps it (not as Satchel reports it). */
@@ -53,6 +68,7 @@ const fake: Backend = {
   name: "fake",
   knowsInvoicePreimages: true,
   newOperator,
+  newAgent,
   merchantInvoice,
   async walletBalanceMsat(operatorId) {
     return (await fakeNetwork().info(nodeOf(operatorId))).balanceMsat;
@@ -99,6 +115,7 @@ function labBackend(name: "nwc" | "lnbits"): Backend {
   return {
     name,
     knowsInvoicePreimages: false,
+    newAgent,
     async newOperator() {
       const created = await newOperator();
       const startSats = START_MSAT / 1000;
@@ -142,7 +159,27 @@ function labBackend(name: "nwc" | "lnbits"): Backend {
   };
 }
 
-const ALL: Record<BackendName, Backend> = { fake, nwc: labBackend("nwc"), lnbits: labBackend("lnbits") };
+/**
+ * NWC with every agent's ledger on the warm path (AgentLedger.payOverWarmNwc) from its first payment:
+ * each new ledger is handed the connection as the operator's desk names it, as if the agent had just
+ * paid, so the scenarios run with the reservation made before the desk's claim.
+ */
+const nwcWarm: Backend = {
+  ...labBackend("nwc"),
+  name: "nwc-warm",
+  async newAgent(op, args) {
+    const agent = await newAgent(op, args);
+    await warmLedger(agent.agentId, op.operatorId);
+    return agent;
+  },
+};
+
+const ALL: Record<BackendName, Backend> = {
+  fake,
+  nwc: labBackend("nwc"),
+  "nwc-warm": nwcWarm,
+  lnbits: labBackend("lnbits"),
+};
 
 export function backend(name: BackendName): Backend {
   return ALL[name];

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ledgerStub } from "../../../src/ledger/client";
-import { codeOf, journal, newAgent, ok, snapshot, tool } from "../helpers";
+import { codeOf, journal, ok, snapshot, tool } from "../helpers";
 import type { Backend } from "./backends";
 
 type Paid = { status: string; amount_sats: number; total_sats: number };
@@ -38,7 +38,7 @@ export function budgetScenarios(b: Backend): void {
   describe("concurrent payments racing one budget", () => {
     it("50 × 10 sats against a 100-sat lifetime budget: exactly 10 succeed", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op, { budget_limit_sats: 100 });
+      const { agentId, principal } = await b.newAgent(op, { budget_limit_sats: 100 });
       const invoices = await Promise.all(Array.from({ length: 50 }, () => b.merchantInvoice(10)));
       const before = await b.walletBalanceMsat(op.operatorId);
       const { results, codes } = await race(principal, invoices);
@@ -52,7 +52,7 @@ export function budgetScenarios(b: Backend): void {
 
     it("the same race against a 100-sat daily limit, which frees up 24 hours later", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op, { daily_limit_sats: 100 });
+      const { agentId, principal } = await b.newAgent(op, { daily_limit_sats: 100 });
       const invoices = await Promise.all(Array.from({ length: 50 }, () => b.merchantInvoice(10)));
       const before = await b.walletBalanceMsat(op.operatorId);
       const { results, codes } = await race(principal, invoices);
@@ -81,7 +81,7 @@ export function budgetScenarios(b: Backend): void {
 
     it("a per-payment limit refuses every larger payment, whatever the order", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op, { max_per_payment_sats: 10 });
+      const { agentId, principal } = await b.newAgent(op, { max_per_payment_sats: 10 });
       const invoices = await Promise.all(Array.from({ length: 50 }, (_, i) => b.merchantInvoice(i % 2 ? 10 : 11)));
       const before = await b.walletBalanceMsat(op.operatorId);
       const { codes } = await race(principal, invoices);
@@ -91,7 +91,7 @@ export function budgetScenarios(b: Backend): void {
 
     it("the agent's balance is a limit too: 50 × 10 sats from a 100-sat balance", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op, { initial_balance_sats: 100 });
+      const { agentId, principal } = await b.newAgent(op, { initial_balance_sats: 100 });
       const invoices = await Promise.all(Array.from({ length: 50 }, () => b.merchantInvoice(10)));
       const before = await b.walletBalanceMsat(op.operatorId);
       const { codes } = await race(principal, invoices);
@@ -102,7 +102,7 @@ export function budgetScenarios(b: Backend): void {
 
     it("a per-session limit counts each session separately", async () => {
       const { principal: op } = await b.newOperator();
-      const { principal } = await newAgent(op);
+      const { principal } = await b.newAgent(op);
       ok(await tool(op, "configure_budget", { agent_id: (principal as { agentId: string }).agentId, per_session: 25 }));
       ok(await tool(principal, "pay_invoice", { invoice: await b.merchantInvoice(20) }, "session-1"));
       expect(codeOf(await tool(principal, "pay_invoice", { invoice: await b.merchantInvoice(10) }, "session-1"))).toBe(
@@ -113,7 +113,7 @@ export function budgetScenarios(b: Backend): void {
 
     it("an OAuth connection's cap applies across its sessions, on top of the agent's limits", async () => {
       const { principal: op } = await b.newOperator();
-      const { principal } = await newAgent(op);
+      const { principal } = await b.newAgent(op);
       const agentId = (principal as { agentId: string }).agentId;
       const grant = {
         kind: "agent",
@@ -146,7 +146,7 @@ export function budgetScenarios(b: Backend): void {
 
     it("set_budget takes effect on the next payment", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op);
+      const { agentId, principal } = await b.newAgent(op);
       ok(await tool(principal, "pay_invoice", { invoice: await b.merchantInvoice(50) }));
       ok(await tool(op, "set_budget", { agent_id: agentId, max_per_payment_sats: 40 }));
       expect(codeOf(await tool(principal, "pay_invoice", { invoice: await b.merchantInvoice(50) }))).toBe(

@@ -13,14 +13,14 @@ import { describe, expect, it } from "vitest";
 import { ledgerStub } from "../../../src/ledger/client";
 import { decodeInvoice } from "../../../src/lightning/bolt11";
 import { paymentHashOf } from "../../../src/lightning/preimage";
-import { codeOf, journal, newAgent, ok, snapshot, tool } from "../helpers";
+import { codeOf, journal, ok, snapshot, tool } from "../helpers";
 import type { Backend } from "./backends";
 
 export function crashScenarios(b: Backend): void {
   describe("a payment whose outcome is unknown keeps its reservation until reconciled", () => {
     it("wallet times out, the ledger is evicted, the payment later succeeds: settled once, preimage verified", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op, { initial_balance_sats: 100 });
+      const { agentId, principal } = await b.newAgent(op, { initial_balance_sats: 100 });
       const invoice = await b.merchantInvoice(40);
       await b.setMode(op.operatorId, "timeout");
       expect(codeOf(await tool(principal, "pay_invoice", { invoice }))).toBe("PAYMENT_PENDING");
@@ -56,7 +56,7 @@ export function crashScenarios(b: Backend): void {
 
     it("the payment later fails: the reservation is released and nothing is spent", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op, { initial_balance_sats: 100 });
+      const { agentId, principal } = await b.newAgent(op, { initial_balance_sats: 100 });
       const invoice = await b.merchantInvoice(40);
       const before = await b.walletBalanceMsat(op.operatorId);
       await b.setMode(op.operatorId, "timeout");
@@ -72,7 +72,7 @@ export function crashScenarios(b: Backend): void {
 
     it("the ledger is torn down while the wallet hangs: the caller hears PAYMENT_PENDING, and the alarm settles it", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op, { initial_balance_sats: 100 });
+      const { agentId, principal } = await b.newAgent(op, { initial_balance_sats: 100 });
       const invoice = await b.merchantInvoice(25);
       const hash = decodeInvoice(invoice).paymentHash;
       await b.setMode(op.operatorId, "hang");
@@ -100,7 +100,7 @@ export function crashScenarios(b: Backend): void {
 
     it("a wallet that never saw the payment: released only after the invoice has expired", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId } = await newAgent(op, { initial_balance_sats: 100 });
+      const { agentId } = await b.newAgent(op, { initial_balance_sats: 100 });
       const invoice = await b.merchantInvoice(10);
       const ledger = ledgerStub(env, agentId);
       // Simulate a crash after the reservation was written but before the wallet was called.
@@ -128,7 +128,7 @@ export function crashScenarios(b: Backend): void {
 
     it("a wallet that claims success with a wrong preimage: sats stay held, never paid again", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op, { initial_balance_sats: 100 });
+      const { agentId, principal } = await b.newAgent(op, { initial_balance_sats: 100 });
       const invoice = await b.merchantInvoice(10);
       await b.setMode(op.operatorId, "bad_preimage");
       expect(codeOf(await tool(principal, "pay_invoice", { invoice }))).toBe("PREIMAGE_MISMATCH");
@@ -140,8 +140,8 @@ export function crashScenarios(b: Backend): void {
   describe("agent-to-agent payments settle inside the deployment", () => {
     it("payer down, payee up, real preimage, ledgers and journal agree, wallet untouched", async () => {
       const { principal: op } = await b.newOperator();
-      const payee = await newAgent(op, { initial_balance_sats: 0 });
-      const payer = await newAgent(op, { initial_balance_sats: 500 });
+      const payee = await b.newAgent(op, { initial_balance_sats: 0 });
+      const payer = await b.newAgent(op, { initial_balance_sats: 500 });
       const before = await b.walletBalanceMsat(op.operatorId);
       const inv = ok<{ invoice: string; payment_hash: string }>(
         await tool(payee.principal, "create_invoice", { amount_sats: 120, description: "data" }),
@@ -177,8 +177,8 @@ export function crashScenarios(b: Backend): void {
     it("an invoice of another operator's agent is paid over the wallet, and its agent is credited on lookup", async () => {
       const a = await b.newOperator();
       const c = await b.newOperator();
-      const payee = await newAgent(c.principal, { initial_balance_sats: 0 });
-      const payer = await newAgent(a.principal, { initial_balance_sats: 500 });
+      const payee = await b.newAgent(c.principal, { initial_balance_sats: 0 });
+      const payer = await b.newAgent(a.principal, { initial_balance_sats: 500 });
       const inv = ok<{ invoice: string; payment_hash: string }>(
         await tool(payee.principal, "create_invoice", { amount_sats: 50 }),
       );

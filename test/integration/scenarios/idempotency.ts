@@ -2,7 +2,7 @@
 // the same invoice is paid once, whatever the keys, the concurrency or the number of agents.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { codeOf, journal, newAgent, ok, snapshot, tool } from "../helpers";
+import { codeOf, journal, ok, snapshot, tool } from "../helpers";
 import { deskStub } from "../../../src/wallet/factory";
 import type { Backend } from "./backends";
 
@@ -12,7 +12,7 @@ export function idempotencyScenarios(b: Backend): void {
   describe("the same invoice is paid once", () => {
     it("same idempotency key: the second call returns the first payment", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op);
+      const { agentId, principal } = await b.newAgent(op);
       const invoice = await b.merchantInvoice(21);
       const before = await b.walletBalanceMsat(op.operatorId);
       const first = ok<Paid>(await tool(principal, "pay_invoice", { invoice, idempotency_key: "order-1" }));
@@ -25,7 +25,7 @@ export function idempotencyScenarios(b: Backend): void {
 
     it("different key or no key: ALREADY_PAID with the first payment's proof, no second debit", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op);
+      const { agentId, principal } = await b.newAgent(op);
       const invoice = await b.merchantInvoice(21);
       const first = ok<Paid>(await tool(principal, "pay_invoice", { invoice, idempotency_key: "a" }));
       const again = await tool(principal, "pay_invoice", { invoice, idempotency_key: "b" });
@@ -38,7 +38,7 @@ export function idempotencyScenarios(b: Backend): void {
 
     it("an idempotency key reused for another invoice is refused", async () => {
       const { principal: op } = await b.newOperator();
-      const { principal } = await newAgent(op);
+      const { principal } = await b.newAgent(op);
       ok(await tool(principal, "pay_invoice", { invoice: await b.merchantInvoice(5), idempotency_key: "k" }));
       const r = await tool(principal, "pay_invoice", { invoice: await b.merchantInvoice(6), idempotency_key: "k" });
       expect(codeOf(r)).toBe("INVALID_INPUT");
@@ -46,7 +46,7 @@ export function idempotencyScenarios(b: Backend): void {
 
     it("ten concurrent attempts at one invoice: one payment, one debit", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op);
+      const { agentId, principal } = await b.newAgent(op);
       const invoice = await b.merchantInvoice(30);
       const before = await b.walletBalanceMsat(op.operatorId);
       const results = await Promise.all(
@@ -63,7 +63,7 @@ export function idempotencyScenarios(b: Backend): void {
 
     it("two agents of one operator racing for one external invoice: the wallet pays once, one agent is charged", async () => {
       const { principal: op } = await b.newOperator();
-      const agents = await Promise.all(Array.from({ length: 5 }, () => newAgent(op)));
+      const agents = await Promise.all(Array.from({ length: 5 }, () => b.newAgent(op)));
       const invoice = await b.merchantInvoice(40);
       const before = await b.walletBalanceMsat(op.operatorId);
       const results = await Promise.all(agents.map((a) => tool(a.principal, "pay_invoice", { invoice })));
@@ -76,7 +76,7 @@ export function idempotencyScenarios(b: Backend): void {
 
     it("a wallet connection that cannot be read pays nothing and leaves the invoice to the other agents", async () => {
       const { principal: op } = await b.newOperator();
-      const [first, second] = await Promise.all([newAgent(op), newAgent(op)]);
+      const [first, second] = await Promise.all([b.newAgent(op), b.newAgent(op)]);
       const invoice = await b.merchantInvoice(9);
       const before = await b.walletBalanceMsat(op.operatorId);
       const row = env.DB.prepare("SELECT wallet_type, wallet_secret_enc FROM operators WHERE id = ?").bind(
@@ -103,7 +103,7 @@ export function idempotencyScenarios(b: Backend): void {
 
     it("a failed payment may be retried, and only the retry is spent", async () => {
       const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await newAgent(op);
+      const { agentId, principal } = await b.newAgent(op);
       const invoice = await b.merchantInvoice(12);
       await b.setMode(op.operatorId, "fail");
       expect(codeOf(await tool(principal, "pay_invoice", { invoice }))).toBe("PAYMENT_FAILED");
