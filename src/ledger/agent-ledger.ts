@@ -44,8 +44,8 @@ const KEYSEND_WINDOW_S = 600;
 /**
  * How long a payment may go the warm NWC path (payOverWarmNwc) on the connection the desk named
  * for this agent's last claim-first payment. The desk checks the connection before it sends, so this
- * bounds only how many reservations a wallet switch can turn into "not sent" records: those of
- * agents that paid in the minute before it.
+ * bounds only how many payments a wallet switch turns back, unsent, to the claim-first path: those
+ * of agents that paid in the minute before it.
  */
 const DESK_WALLET_TTL_MS = 60_000;
 
