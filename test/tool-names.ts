@@ -35,6 +35,7 @@ export const OPERATOR_TOOLS = [
   "get_payment_history",
   "list_agents",
   "reactivate_agent",
+  "resolve_payment",
   "rotate_api_key",
   "set_budget",
   "sweep_agent",

@@ -8,7 +8,7 @@ import { SatchelError } from "../errors";
 import { newId } from "../ids";
 import { TREASURY_PREFIX } from "../ledger/agent-ledger";
 import { call, flushJournal, ledgerStub, payThroughLedger } from "../ledger/client";
-import type { AgentSnapshot, PaymentView } from "../ledger/views";
+import type { AgentSnapshot, EntryView, PaymentView } from "../ledger/views";
 import { msat } from "../money";
 import * as accounts from "../store/accounts";
 import { listTransactions, spentMsat, type JournalRow, type TransactionFilter } from "../store/journal";
@@ -138,6 +138,22 @@ export async function sweepAgent(
   await requireAgent(env, operatorId, agentId);
   const r = await call(ledgerStub(env, agentId).debit({ amountMsat, kind: "sweep", note: "swept to operator" }));
   return { sweptMsat: r.debitedMsat, snapshot: r.snapshot };
+}
+
+/**
+ * Settles a payment of one of the operator's agents that stays held because nothing else can: the
+ * operator says how it ended (AgentLedger.resolveHeld has the rules).
+ */
+export async function resolvePayment(
+  env: Env,
+  operatorId: string,
+  agentId: string,
+  req: { paymentId: string; outcome: "succeeded" | "failed"; preimage?: string },
+): Promise<{ entry: EntryView; snapshot: AgentSnapshot }> {
+  await requireAgent(env, operatorId, agentId);
+  const ledger = ledgerStub(env, agentId);
+  const entry = await call(ledger.resolveHeld(req));
+  return { entry, snapshot: await call(ledger.getSnapshot()) };
 }
 
 /** The kill switch: the ledger refuses the agent's payments at once; its key stops working. */

@@ -1155,6 +1155,60 @@ export class AgentLedger extends DurableObject<Env> {
 
   // ---- reconciliation -----------------------------------------------------------------------------
 
+  /**
+   * The operator's word on a payment that stays held because nothing can settle it: the wallet
+   * connection that sent it is gone for good (the reconciler asks no other), or the chain of a USDC
+   * payment cannot be read. "succeeded" spends the held sats (with the preimage, checked against the
+   * payment hash, when the operator has it); "failed" releases them, and only once the invoice can no
+   * longer be paid (its expiry plus the reconciler's grace), so that a wallet still holding it cannot
+   * pay it after the sats went back. Final, like every outcome.
+   */
+  async resolveHeld(req: {
+    paymentId: string;
+    outcome: "succeeded" | "failed";
+    preimage?: string;
+  }): Promise<Result<EntryView>> {
+    const r = await capture(async () => {
+      const e = this.sql
+        .exec<EntryRow>("SELECT * FROM entries WHERE id = ? AND direction = 'out'", req.paymentId)
+        .toArray()[0];
+      if (!e) throw new SatchelError("NOT_FOUND", "This agent has no such payment.");
+      if (e.status !== "reserved" && e.status !== "pending") {
+        throw new SatchelError("INVALID_INPUT", `This payment is ${e.status}, not held.`, {
+          hint: "Only a reserved or pending payment can be resolved.",
+        });
+      }
+      if (this.inFlight.has(e.id)) {
+        throw new SatchelError("PAYMENT_PENDING", "This payment's wallet call is still running.", {
+          hint: "Wait for its answer; it settles on its own.",
+        });
+      }
+      let outcome: PaymentOutcome;
+      if (req.outcome === "failed") {
+        const payableUntil = (e.expires_at ?? 0) + UNKNOWN_RELEASE_GRACE_S;
+        if (payableUntil > this.nowSeconds()) {
+          throw new SatchelError("INVALID_INPUT", "This payment could still be made: it is not released yet.", {
+            hint: `Mark it failed after ${new Date(payableUntil * 1000).toISOString()}, or connect the wallet that sent it again.`,
+            details: { releasable_at: new Date(payableUntil * 1000).toISOString() },
+          });
+        }
+        outcome = { status: "failed", code: "PAYMENT_FAILED", reason: "resolved by the operator: failed" };
+      } else {
+        if (req.preimage !== undefined && !preimageMatches(req.preimage, e.payment_hash ?? "")) {
+          throw new SatchelError("PREIMAGE_MISMATCH", "This preimage does not match the payment hash.", {
+            hint: "Pass the preimage the sending wallet shows for this payment, or none.",
+          });
+        }
+        outcome = { status: "succeeded", preimage: req.preimage?.toLowerCase() ?? null, feeMsat: msat(0) };
+      }
+      const after = this.applyOutcome(e.id, outcome);
+      if (after.status === "failed" && after.payment_hash !== null) await this.releaseClaim(after.payment_hash);
+      return entryView(this.entry(e.id));
+    });
+    await this.journal();
+    return r;
+  }
+
   /** Resolves payments whose outcome was unknown, and retries journal writes that failed. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;

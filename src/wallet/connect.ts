@@ -48,7 +48,8 @@ export async function connectWallet(
   if (payments > 0) {
     assessed.warnings.push(
       `${count(payments, "payment")} sent through another wallet connection ${payments === 1 ? "is" : "are"} still pending. ` +
-        "Only the wallet that sent a payment can tell its outcome, so the sats stay reserved until that wallet is connected again.",
+        "Only the wallet that sent a payment can tell its outcome, so the sats stay reserved until that wallet is connected again " +
+        "(or, if it is gone for good, until you settle them with resolve_payment).",
     );
   }
   if (invoices > 0) {

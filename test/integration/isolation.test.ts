@@ -35,6 +35,7 @@ async function sampleArgs(name: string, other: { agentId: string }): Promise<Rec
     deactivate_agent: {},
     reactivate_agent: {},
     delete_agent: {},
+    resolve_payment: { payment_id: "ent_" + "ab".repeat(12), outcome: "failed" },
     set_budget: { budget_limit_sats: 1 },
     configure_budget: { per_request: 1 },
     get_payment_history: {},

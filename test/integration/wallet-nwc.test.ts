@@ -197,6 +197,82 @@ describe("NWC: reconciling when the wallet connection changed", () => {
     expect((await requests(w)).pay_invoice).toBe(1);
   });
 
+  it("a payment held by a wallet that is gone for good is the operator's to resolve, within the rules", async () => {
+    const { op, w, agent, ledger } = await setup({});
+    await setMode(w, "pending");
+    const [lost, paid] = [await merchantInvoice(70), await merchantInvoice(30)];
+    for (const invoice of [lost, paid]) {
+      expect(codeOf(await tool(agent.principal, "pay_invoice", { invoice }))).toBe("PAYMENT_PENDING");
+    }
+    const other = await lab<LabWallet>("nwc_wallet", { kind: "nip44", startSats: 100_000 });
+    ok(await tool(op, "connect_wallet", { type: "nwc", uri: other.uri }));
+    // The old wallet pays one of them and is then gone: nothing will ever settle either by itself.
+    const paidHash = decodeInvoice(paid).paymentHash;
+    await lab("resolve", { node: w.id, payment_hash: paidHash, result: "succeeded" });
+    const ids = async () => {
+      const txs = ok<{ transactions: { id: string; payment_hash: string; status: string }[] }>(
+        await tool(agent.principal, "get_transactions", { direction: "out" }),
+      ).transactions;
+      return (hash: string) => txs.find((t) => t.payment_hash === hash)!;
+    };
+    const byHash = await ids();
+    const resolve = (invoice: string, args: Record<string, unknown>) =>
+      tool(op, "resolve_payment", {
+        agent_id: agent.agentId,
+        payment_id: byHash(decodeInvoice(invoice).paymentHash).id,
+        ...args,
+      });
+    const held = async () => {
+      const s = await snapshot(agent.agentId);
+      return [s.reservedMsat, s.spentMsat];
+    };
+    expect(await held()).toEqual([100_000, 0]);
+
+    // Failed only once the invoice can no longer be paid: until then it could still go through.
+    expect(codeOf(await resolve(lost, { outcome: "failed" }))).toBe("INVALID_INPUT");
+    // Succeeded with a preimage that is not the payment's: refused.
+    expect(codeOf(await resolve(paid, { outcome: "succeeded", preimage: "00".repeat(32) }))).toBe("PREIMAGE_MISMATCH");
+    expect(await held()).toEqual([100_000, 0]);
+
+    // Succeeded with the preimage the old wallet shows: spent, with its proof.
+    const { preimage } = await lab<{ preimage: string }>("invoice_status", { payment_hash: paidHash });
+    const spent = ok<{ transaction: { status: string }; balance_sats: number }>(
+      await resolve(paid, { outcome: "succeeded", preimage }),
+    );
+    expect(spent.transaction).toMatchObject({ status: "succeeded" });
+    expect(await held()).toEqual([70_000, 30_000]);
+
+    // Past the invoice's expiry and the grace: released.
+    await ledger.skewClock(3600_000 + 601_000);
+    const released = ok<{ transaction: { status: string; error_code: string }; balance_sats: number }>(
+      await resolve(lost, { outcome: "failed" }),
+    );
+    expect(released.transaction).toMatchObject({ status: "failed", error_code: "PAYMENT_FAILED" });
+    expect(released.balance_sats).toBe(970);
+    expect(await held()).toEqual([0, 30_000]);
+    // Final: neither can be resolved again, and the journal agrees.
+    expect(codeOf(await resolve(lost, { outcome: "succeeded" }))).toBe("INVALID_INPUT");
+    expect(codeOf(await resolve(paid, { outcome: "failed" }))).toBe("INVALID_INPUT");
+    const rows = await journal(agent.agentId);
+    expect(
+      rows
+        .filter((r) => r.direction === "out")
+        .map((r) => r.status)
+        .sort(),
+    ).toEqual(["failed", "succeeded"]);
+    // Another agent's payment id, or none: not found.
+    const stranger = await newAgent(op, { initial_balance_sats: 10 });
+    expect(
+      codeOf(
+        await tool(op, "resolve_payment", {
+          agent_id: stranger.agentId,
+          payment_id: byHash(paidHash).id,
+          outcome: "failed",
+        }),
+      ),
+    ).toBe("NOT_FOUND");
+  });
+
   it("a connection that cannot be opened is not asked, and that is no answer: the payment stays held", async () => {
     const { op, w, agent, ledger } = await setup({});
     const invoice = await merchantInvoice(70);

@@ -3,7 +3,7 @@ import * as agents from "../../accounts/agents";
 import * as ops from "../../accounts/operator";
 import { SatchelError } from "../../errors";
 import type { BudgetPolicy } from "../../ledger/policy";
-import { budgetOut, journalOut, paymentOut, policyOut, toSatsFloor } from "../format";
+import { budgetOut, entryOut, journalOut, paymentOut, policyOut, toSatsFloor } from "../format";
 import {
   AgentId,
   Description,
@@ -12,8 +12,10 @@ import {
   Page,
   PayInvoiceInput,
   payInvoiceRequest,
+  PaymentHash,
   PaymentOutput,
   Sats,
+  TransactionOutput,
 } from "../schemas";
 import { defineTool, type ToolContext } from "../tool";
 import { BudgetOutput } from "./agent";
@@ -318,6 +320,33 @@ const deactivateAgent = switchTool(
 
 const reactivateAgent = switchTool(true, "reactivate_agent", "Re-enables a deactivated agent and its key.");
 
+const resolvePayment = defineTool({
+  name: "resolve_payment",
+  description:
+    "Settles an agent's held payment that nothing else can (its wallet connection is gone for good): succeeded spends the held sats; failed returns them, once the invoice can no longer be paid.",
+  audience: "operator",
+  input: z.strictObject({
+    agent_id: AgentId,
+    payment_id: z.string().regex(/^ent_[0-9a-f]{24}$/, "a payment id: ent_ followed by 24 hex characters"),
+    outcome: z.enum(["succeeded", "failed"]),
+    preimage: PaymentHash.optional().describe("The payment's preimage, if the sending wallet shows it (checked)"),
+  }),
+  output: z.object({ agent_id: z.string(), transaction: TransactionOutput, balance_sats: z.number() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async run(ctx, a) {
+    const r = await ops.resolvePayment(ctx.env, operatorId(ctx), a.agent_id, {
+      paymentId: a.payment_id,
+      outcome: a.outcome,
+      ...(a.preimage === undefined ? {} : { preimage: a.preimage }),
+    });
+    return {
+      agent_id: a.agent_id,
+      transaction: entryOut(r.entry),
+      balance_sats: toSatsFloor(r.snapshot.availableMsat),
+    };
+  },
+});
+
 const deleteAgent = defineTool({
   name: "delete_agent",
   description:
@@ -454,6 +483,7 @@ export const operatorTools = [
   deactivateAgent,
   reactivateAgent,
   deleteAgent,
+  resolvePayment,
   setBudget,
   configureBudget,
   paymentHistory,

@@ -702,7 +702,10 @@ export async function startLab(): Promise<Lab> {
         };
       case "invoice_status": {
         const inv = network.invoices.get(String(b.payment_hash));
-        return inv ? { status: inv.status, paid_msat: inv.paidMsat } : { status: "unknown" };
+        // The preimage once paid: what the paying wallet would show for the payment.
+        return inv
+          ? { status: inv.status, paid_msat: inv.paidMsat, preimage: inv.status === "paid" ? inv.preimage : null }
+          : { status: "unknown" };
       }
       case "forge_replies":
         return forgeReplies(String(b.id), b.forged as Record<string, unknown>, b.genuine as Record<string, unknown>);
