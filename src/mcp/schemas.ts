@@ -5,10 +5,13 @@ import { MAX_SATS } from "../money";
 export const Sats = z.number().int().min(1).max(MAX_SATS);
 export const LimitSats = z.number().int().min(0).max(MAX_SATS);
 export const Invoice = z.string().trim().min(10).max(4096);
-export const PaymentHash = z
+/** 32 bytes as 64 hex characters, lowercased. */
+const Hex32 = z
   .string()
   .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters")
   .transform((s) => s.toLowerCase());
+export const PaymentHash = Hex32;
+export const Preimage = Hex32;
 export const AgentId = z.string().regex(/^agt_[0-9a-f]{24}$/, "must look like agt_ followed by 24 hex characters");
 export const IdempotencyKey = z
   .string()

@@ -12,8 +12,8 @@ import {
   Page,
   PayInvoiceInput,
   payInvoiceRequest,
-  PaymentHash,
   PaymentOutput,
+  Preimage,
   Sats,
   TransactionOutput,
 } from "../schemas";
@@ -329,7 +329,7 @@ const resolvePayment = defineTool({
     agent_id: AgentId,
     payment_id: z.string().regex(/^ent_[0-9a-f]{24}$/, "a payment id: ent_ followed by 24 hex characters"),
     outcome: z.enum(["succeeded", "failed"]),
-    preimage: PaymentHash.optional().describe("The payment's preimage, if the sending wallet shows it (checked)"),
+    preimage: Preimage.optional().describe("The payment's preimage, if the sending wallet shows it (checked)"),
   }),
   output: z.object({ agent_id: z.string(), transaction: TransactionOutput, balance_sats: z.number() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
