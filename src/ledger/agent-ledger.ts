@@ -56,6 +56,18 @@ interface InvoicePayment {
   amountMsat: number;
 }
 
+function ownInvoice(): SatchelError {
+  return new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
+}
+
+/**
+ * Until when (unix seconds) a held payment could still go through: its invoice's expiry (keysend
+ * request, USDC authorization) plus a grace for clocks. Only after it may "never seen" mean failed.
+ */
+function payableUntil(e: EntryRow): number {
+  return (e.expires_at ?? 0) + UNKNOWN_RELEASE_GRACE_S;
+}
+
 function alreadyClaimed(): SatchelError {
   return new SatchelError("ALREADY_PAID", "Another agent of this operator has paid or is paying this invoice.", {
     hint: "An invoice is paid once per wallet; ask the payee for a new invoice.",
@@ -491,8 +503,7 @@ export class AgentLedger extends DurableObject<Env> {
         );
       }
       this.assertNotPaid(inv.paymentHash);
-      if (this.incoming(inv.paymentHash))
-        throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
+      if (this.incoming(inv.paymentHash)) throw ownInvoice();
 
       // Refuse what the limits already refuse before claiming the invoice for this agent: a claim
       // left by a refused payment would stop the operator's other agents from paying it. (The
@@ -522,7 +533,7 @@ export class AgentLedger extends DurableObject<Env> {
     const wallet = walletFromStored(this.env, agent.operator_id, stored);
     if (owner === agent.id) {
       await this.releaseClaim(inv.paymentHash);
-      throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
+      throw ownInvoice();
     }
     // Issued by another agent of this operator: settled inside Satchel, not over the wallet.
     const payee = owner;
@@ -562,8 +573,8 @@ export class AgentLedger extends DurableObject<Env> {
    * connection this ledger read from the desk moments ago), then the desk claims the invoice and
    * sends it in the same call (OperatorDesk.claimAndCall). When the desk refuses, nothing was sent:
    * an invoice of another agent is paid inside Satchel on the same reservation; otherwise the
-   * reservation is cancelled (recorded as failed, its idempotency key freed) and the payment either
-   * fails as on the claim-first path or, when the connection changed, takes that path.
+   * reservation is undone (cancelUnsent) and the payment either fails as on the claim-first path or,
+   * when the connection changed, takes that path.
    * Returns null to take the claim-first path.
    */
   private async payOverWarmNwc(agent: AgentRow, p: InvoicePayment): Promise<PaymentView | null> {
@@ -609,7 +620,7 @@ export class AgentLedger extends DurableObject<Env> {
         throw alreadyClaimed();
       case "own_invoice":
         this.cancelUnsent(entry, "INVALID_INPUT", "the agent issued this invoice");
-        throw new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
+        throw ownInvoice();
       case "wallet_changed":
         // The connection this ledger saw is gone: pay through the current one, claim first.
         this.deskWallet = { row: why.wallet, readAt: Date.now() };
@@ -734,11 +745,9 @@ export class AgentLedger extends DurableObject<Env> {
         payee: null,
         walletRef,
       });
-      this.inFlight.add(entry.id);
-      let outcome: PaymentOutcome;
-      try {
-        outcome = wallet.payKeysend
-          ? await wallet.payKeysend({
+      const outcome = await this.send(entry, async (): Promise<PaymentOutcome> =>
+        wallet.payKeysend
+          ? wallet.payKeysend({
               destination: req.destination,
               amountMsat: msat(req.amountMsat),
               preimage,
@@ -746,13 +755,8 @@ export class AgentLedger extends DurableObject<Env> {
               tlvRecords: req.tlvRecords ?? [],
               feeLimitMsat: msat(feeLimitMsat),
             })
-          : { status: "failed", reason: "keysend unsupported", code: "UNSUPPORTED" };
-      } catch (e) {
-        console.warn("keysend outcome unknown", { entry: entry.id, error: errorName(e) });
-        outcome = { status: "pending" };
-      } finally {
-        this.inFlight.delete(entry.id);
-      }
+          : { status: "failed", reason: "keysend unsupported", code: "UNSUPPORTED" },
+      );
       return this.paymentResult(this.applyOutcome(entry.id, outcome), false, req);
     });
     this.journalAfterAnswer();
@@ -1185,11 +1189,11 @@ export class AgentLedger extends DurableObject<Env> {
       }
       let outcome: PaymentOutcome;
       if (req.outcome === "failed") {
-        const payableUntil = (e.expires_at ?? 0) + UNKNOWN_RELEASE_GRACE_S;
-        if (payableUntil > this.nowSeconds()) {
+        const until = payableUntil(e);
+        if (until > this.nowSeconds()) {
           throw new SatchelError("INVALID_INPUT", "This payment could still be made: it is not released yet.", {
-            hint: `Mark it failed after ${new Date(payableUntil * 1000).toISOString()}, or connect the wallet that sent it again.`,
-            details: { releasable_at: new Date(payableUntil * 1000).toISOString() },
+            hint: `Mark it failed after ${new Date(until * 1000).toISOString()}, or connect the wallet that sent it again.`,
+            details: { releasable_at: new Date(until * 1000).toISOString() },
           });
         }
         outcome = { status: "failed", code: "PAYMENT_FAILED", reason: "resolved by the operator: failed" };
@@ -1257,7 +1261,7 @@ export class AgentLedger extends DurableObject<Env> {
       if (outcome.status === "unknown") {
         // The wallet (for USDC: the chain) never saw it. Only once the invoice (the authorization)
         // can no longer be paid is releasing safe.
-        const dead = (e.expires_at ?? 0) + UNKNOWN_RELEASE_GRACE_S <= this.nowSeconds();
+        const dead = payableUntil(e) <= this.nowSeconds();
         const reason = e.invoice?.startsWith("external:")
           ? "the payment was never made and its authorization expired"
           : "the wallet never received the payment and the invoice expired";
