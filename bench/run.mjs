@@ -1,6 +1,7 @@
 // `npm run bench`: starts a throwaway local Satchel (scripts/local-server.mjs), warms it up and prints
 // latency, throughput and size figures against the design targets. Loopback only, bounded loops,
-// stops by itself. Figures come from `wrangler dev` (local workerd, fake wallet), not production.
+// stops by itself. Figures come from `wrangler dev` (local workerd, fake wallet), not production, and
+// without wrangler's dev-only trace collector (X_LOCAL_OBSERVABILITY=false, see local-server).
 //
 // Options: --quick (smaller counts, for a smoke run).
 import { Buffer } from "node:buffer";
@@ -289,7 +290,7 @@ async function main() {
     const lines = [];
     lines.push("");
     lines.push(
-      `Satchel bench — wrangler dev (--log-level warn) on ${url}, Node ${process.version}${QUICK ? " (--quick)" : ""}`,
+      `Satchel bench — wrangler dev (--log-level warn, local trace collector off) on ${url}, Node ${process.version}${QUICK ? " (--quick)" : ""}`,
     );
     lines.push("");
     lines.push(
