@@ -237,12 +237,16 @@ const round = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
 const relayNote = (d) =>
   `${round(d.connections)} connect, ${round(d.REQ)} REQ, ${round(d.EVENT)} EVENT, ${round(d.CLOSE)} CLOSE`;
 
-// `node bench/nwc.mjs [--n=20]`: runs this benchmark alone against a Satchel of its own, started with the
+// `node bench/nwc.mjs [--n=20] [--trace-collector]`: runs this benchmark alone against a Satchel of its own, started with the
 // settings connect_wallet needs (a wallet-sealing key) and no fee reserve, as in the wallet e2e tests.
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const { startLocalServer } = await import("../scripts/local-server.mjs");
   const nArg = process.argv.find((a) => a.startsWith("--n="));
+  // --trace-collector: the same run with wrangler dev's local trace collector on, as before it was switched off.
+  const traceCollector = process.argv.includes("--trace-collector");
+  if (traceCollector) console.log("(wrangler dev's local trace collector on)");
   const server = await startLocalServer({
+    traceCollector,
     vars: {
       RATE_LIMITS: "off",
       WALLET_SECRET_KEY: "c2F0Y2hlbC1iZW5jaC13YWxsZXQtc2VjcmV0LWtleSE=",

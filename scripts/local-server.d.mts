@@ -27,6 +27,11 @@ export interface LocalServerOptions {
   log?: (line: string) => void;
   /** Extra Worker vars for this server only, e.g. { WALLET_SECRET_KEY: "…" }. */
   vars?: Record<string, string>;
+  /**
+   * Keep wrangler dev's local trace collector (X_LOCAL_OBSERVABILITY) on. Off by default: it traces every
+   * request, Durable Object call and storage operation in-process, a development-only cost.
+   */
+  traceCollector?: boolean;
 }
 
 export function startLocalServer(options?: LocalServerOptions): Promise<LocalServer>;

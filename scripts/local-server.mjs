@@ -45,7 +45,7 @@ export function freePort() {
   });
 }
 
-function wranglerEnv(dir) {
+function wranglerEnv(dir, traceCollector) {
   const env = { ...process.env };
   // Never let a developer's shell leak the settings we pin below.
   delete env.SATCHEL_ENV;
@@ -62,8 +62,9 @@ function wranglerEnv(dir) {
     // event for every request, Durable Object call and storage operation of the Worker, in the same
     // workerd process. Production has no such collector in the request path; here it cost 0.35 ms per
     // Durable Object round trip and about half of a fake-wallet pay_invoice (9.5 ms without it, 20 ms
-    // with it), so tests and benchmarks run without it. `npm start` keeps wrangler's default.
-    X_LOCAL_OBSERVABILITY: "false",
+    // with it), so tests and benchmarks run without it unless asked (options.traceCollector). `npm
+    // start` keeps wrangler's default.
+    X_LOCAL_OBSERVABILITY: traceCollector ? "true" : "false",
     FORCE_COLOR: "0",
     NO_COLOR: "1",
   };
@@ -131,7 +132,8 @@ function killGroup(child, signal) {
  * tests that read it). At "info" and above wrangler also prints one line per request, which costs a
  * loopback HTTP call from workerd to wrangler's Node process on every request; the benchmark uses
  * "warn" so its figures time the Worker, not that log line.
- * @param {{ port?: number, inspectorPort?: number, timeoutMs?: number, snapshot?: boolean, logLevel?: string, log?: (line: string) => void }} [options]
+ * options.traceCollector: true keeps wrangler dev's local trace collector on (off by default, see wranglerEnv).
+ * @param {{ port?: number, inspectorPort?: number, timeoutMs?: number, snapshot?: boolean, logLevel?: string, log?: (line: string) => void, traceCollector?: boolean }} [options]
  * @returns {Promise<{ url: string, devKey: string, port: number, persistDir: string, output: () => string, directUrl: () => Promise<string | null>, stop: () => Promise<void> }>}
  */
 export async function startLocalServer(options = {}) {
@@ -146,7 +148,7 @@ export async function startLocalServer(options = {}) {
   const extraVars = Object.entries(options.vars ?? {});
   const envLines = [`SATCHEL_ENV=development`, `DEV_OPERATOR_KEY=${devKey}`, ...extraVars.map(([k, v]) => `${k}=${v}`)];
   writeFileSync(envFile, `${envLines.join("\n")}\n`, { mode: 0o600 });
-  const env = wranglerEnv(dir);
+  const env = wranglerEnv(dir, options.traceCollector === true);
   const cleanupDir = () => rmSync(dir, { recursive: true, force: true });
 
   try {
