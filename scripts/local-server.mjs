@@ -60,10 +60,10 @@ function wranglerEnv(dir, traceCollector) {
     WRANGLER_LOG_PATH: join(dir, "logs"),
     // wrangler dev's local trace collector (on by default) is a streaming tail worker that receives an
     // event for every request, Durable Object call and storage operation of the Worker, in the same
-    // workerd process. Production has no such collector in the request path; here it cost 0.35 ms per
-    // Durable Object round trip and about half of a fake-wallet pay_invoice (9.5 ms without it, 20 ms
-    // with it), so tests and benchmarks run without it unless asked (options.traceCollector). `npm
-    // start` keeps wrangler's default.
+    // workerd process. Production has no such collector in the request path; here it cost 0.35–0.45 ms
+    // per Durable Object round trip and doubled a fake-wallet pay_invoice (docs/wallets.md), so tests
+    // and benchmarks run without it unless asked (options.traceCollector). `npm start` keeps wrangler's
+    // default.
     X_LOCAL_OBSERVABILITY: traceCollector ? "true" : "false",
     FORCE_COLOR: "0",
     NO_COLOR: "1",
