@@ -57,7 +57,9 @@ interface InvoicePayment {
 }
 
 function ownInvoice(): SatchelError {
-  return new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.");
+  return new SatchelError("INVALID_INPUT", "An agent cannot pay its own invoice.", {
+    hint: "Give the invoice to whoever pays you; it credits this agent when paid.",
+  });
 }
 
 /**
