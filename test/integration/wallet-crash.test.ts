@@ -4,10 +4,9 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ledgerStub } from "../../src/ledger/client";
-import { decodeInvoice } from "../../src/lightning/bolt11";
 import { codeOf, fakeNetwork, snapshot, tool } from "./helpers";
 import { backend, BACKENDS } from "./scenarios/backends";
-import { crashScenarios } from "./scenarios/crash";
+import { crashScenarios, hungPayment } from "./scenarios/crash";
 
 describe.each(BACKENDS)("%s wallet", (name) => crashScenarios(backend(name)));
 
@@ -17,13 +16,7 @@ describe("fake wallet: the wallet's call throws while the ledger lives", () => {
   // may have paid, so it is pending, never failed.
   it("the network object is reset mid-payment: PAYMENT_PENDING, sats held, then settled once by the alarm", async () => {
     const b = backend("fake");
-    const { principal: op } = await b.newOperator();
-    const { agentId, principal } = await b.newAgent(op, { initial_balance_sats: 100 });
-    const invoice = await b.merchantInvoice(25);
-    const hash = decodeInvoice(invoice).paymentHash;
-    await b.setMode(op.operatorId, "hang");
-    const inFlight = tool(principal, "pay_invoice", { invoice });
-    await b.waitUntilHeld(op.operatorId, hash);
+    const { op, agentId, principal, invoice, hash, inFlight } = await hungPayment(b, 25);
 
     // Only the wallet's side dies: its in-flight call throws in the ledger, which stays up.
     await runInDurableObject(fakeNetwork(), (_instance, state) => state.abort("reset mid-payment")).catch(

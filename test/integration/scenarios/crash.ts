@@ -16,6 +16,21 @@ import { paymentHashOf } from "../../../src/lightning/preimage";
 import { codeOf, journal, ok, snapshot, tool } from "../helpers";
 import type { Backend } from "./backends";
 
+/**
+ * A new agent (100 sats) paying a `sats` invoice to a wallet set to hang: resolves once the wallet
+ * holds the payment (waiting on events, not time), with the tool call still in flight.
+ */
+export async function hungPayment(b: Backend, sats: number) {
+  const { principal: op } = await b.newOperator();
+  const { agentId, principal } = await b.newAgent(op, { initial_balance_sats: 100 });
+  const invoice = await b.merchantInvoice(sats);
+  const hash = decodeInvoice(invoice).paymentHash;
+  await b.setMode(op.operatorId, "hang");
+  const inFlight = tool(principal, "pay_invoice", { invoice });
+  await b.waitUntilHeld(op.operatorId, hash);
+  return { op, agentId, principal, invoice, hash, inFlight };
+}
+
 export function crashScenarios(b: Backend): void {
   describe("a payment whose outcome is unknown keeps its reservation until reconciled", () => {
     it("wallet times out, the ledger is evicted, the payment later succeeds: settled once, preimage verified", async () => {
@@ -71,14 +86,7 @@ export function crashScenarios(b: Backend): void {
     });
 
     it("the ledger is torn down while the wallet hangs: the caller hears PAYMENT_PENDING, and the alarm settles it", async () => {
-      const { principal: op } = await b.newOperator();
-      const { agentId, principal } = await b.newAgent(op, { initial_balance_sats: 100 });
-      const invoice = await b.merchantInvoice(25);
-      const hash = decodeInvoice(invoice).paymentHash;
-      await b.setMode(op.operatorId, "hang");
-      const inFlight = tool(principal, "pay_invoice", { invoice });
-      // Wait (on events, not time) until the wallet holds the payment.
-      await b.waitUntilHeld(op.operatorId, hash);
+      const { op, agentId, principal, invoice, hash, inFlight } = await hungPayment(b, 25);
       expect((await snapshot(agentId)).reservedMsat).toBe(25_000);
 
       // Eviction would wait for the hung request to drain; aborting is the harder crash: every instance dies mid-call.
